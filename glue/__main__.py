@@ -1,0 +1,5 @@
+"""`python -m glue` runs the CLI."""
+
+from glue.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Thin click commands, one module each; see `glue.cli.COMMANDS`."""
