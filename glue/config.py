@@ -57,7 +57,7 @@ class KafkaSettings:
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
     sasl_username: str = ""
-    sasl_password: Secret = Secret("")
+    sasl_password: Secret = Secret("")  # noqa: RUF009 (immutable str)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class IngestSettings:
     spool_dir: str = "data/spool"
     progress_interval_s: float = 5.0
     cdp_api_key_name: str = ""
-    cdp_api_private_key: Secret = Secret("")
+    cdp_api_private_key: Secret = Secret("")  # noqa: RUF009 (immutable str)
 
 
 @dataclass(frozen=True)
