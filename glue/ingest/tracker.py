@@ -1,0 +1,271 @@
+"""Frame inspection and the per-connection sequence tracker: which frames are good, what is missing.
+
+`inspect_frame` parses one received text frame once and classifies it (data, control, heartbeat,
+error frame, unknown channel, bad). `StreamTracker` follows `sequence_num` per connection (one
+counter per connection over all channels, starting at 0, heartbeats and `subscriptions` included)
+and `heartbeat_counter`, and returns the marker dicts (glue.records MARKER_*) to write *before* the
+frame that revealed them:
+
+* a number above the expected one: `data_gap` (reason `seq_gap`) over the products of the
+  connection, from the event time of the last frame known good to this frame's event time;
+* a number already seen: `duplicate`; a lower, unseen number: `out_of_order` (the frame is kept);
+* a `heartbeat_counter` that does not go up by exactly 1: `heartbeat_gap` (no data is implied
+  missing when `sequence_num` is continuous, so no `data_gap`);
+* the first frame of a new connection after an earlier one: `data_gap` over the disconnect window
+  (reason `disconnect` or `watchdog`), from the last good frame of any earlier connection.
+
+Pure logic, no I/O: unit tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from glue.records import (
+    CONTROL_KEY,
+    MARKER_BAD_FRAME,
+    MARKER_DATA_GAP,
+    MARKER_DUPLICATE,
+    MARKER_ERROR_FRAME,
+    MARKER_HEARTBEAT_GAP,
+    MARKER_OUT_OF_ORDER,
+    frame_products,
+    parse_rfc3339_ns,
+)
+
+KNOWN_CHANNELS = frozenset(
+    {
+        "heartbeats",
+        "candles",
+        "status",
+        "ticker",
+        "ticker_batch",
+        "l2_data",
+        "market_trades",
+        "user",
+        "futures_balance_summary",
+        "subscriptions",
+    }
+)
+
+# Frame classes
+DATA = "data"
+HEARTBEAT = "heartbeat"
+CONTROL = "control"  # subscriptions acks
+ERROR = "error"
+UNKNOWN_CHANNEL = "unknown_channel"
+BAD = "bad"
+
+SEEN_WINDOW = 4096  # how many recent sequence numbers are remembered to tell duplicates from late ones
+
+
+@dataclass(slots=True)
+class FrameInfo:
+    """What one received frame is, parsed once."""
+
+    cls: str
+    keys: list[str]  # Kafka keys, identical to glue.records.fanout_keys for this frame
+    seq: int | None = None
+    channel: str | None = None
+    timestamp: str | None = None  # envelope timestamp text (exchange time)
+    heartbeat_counter: int | None = None
+    reason: str | None = None  # why it is bad / the error message
+
+
+def inspect_frame(text: str) -> FrameInfo:
+    """Classify one frame without ever raising; keys follow `fanout_keys` exactly."""
+    try:
+        obj: Any = json.loads(text)
+    except (ValueError, TypeError):
+        return FrameInfo(BAD, [CONTROL_KEY], reason="malformed_json")
+    if not isinstance(obj, dict):
+        return FrameInfo(BAD, [CONTROL_KEY], reason="not_a_json_object")
+    keys = frame_products(obj) or [CONTROL_KEY]
+    seq = obj.get("sequence_num")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        seq = None
+    ts = obj.get("timestamp")
+    ts = ts if isinstance(ts, str) else None
+    if obj.get("type") == "error":
+        message = obj.get("message")
+        return FrameInfo(ERROR, keys, seq, None, ts, reason=str(message) if message is not None else "")
+    channel = obj.get("channel")
+    if not isinstance(channel, str):
+        return FrameInfo(BAD, keys, seq, None, ts, reason="no_channel")
+    if channel not in KNOWN_CHANNELS:
+        return FrameInfo(UNKNOWN_CHANNEL, keys, seq, channel, ts, reason=f"unknown channel {channel!r}")
+    if seq is None:
+        return FrameInfo(BAD, keys, None, channel, ts, reason="no_sequence_num")
+    if channel == "heartbeats":
+        return FrameInfo(HEARTBEAT, keys, seq, channel, ts, heartbeat_counter=_heartbeat_counter(obj))
+    if channel == "subscriptions":
+        return FrameInfo(CONTROL, keys, seq, channel, ts)
+    return FrameInfo(DATA, keys, seq, channel, ts)
+
+
+def _heartbeat_counter(obj: dict[str, Any]) -> int | None:
+    # The docs show a string, production sends an integer: accept both.
+    for event in obj.get("events") or ():
+        if isinstance(event, dict) and "heartbeat_counter" in event:
+            value = event["heartbeat_counter"]
+            if isinstance(value, bool):
+                return None
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def event_ns(ts_text: str | None) -> int | None:
+    if ts_text is None:
+        return None
+    try:
+        return parse_rfc3339_ns(ts_text)
+    except ValueError:
+        return None
+
+
+@dataclass
+class TrackerStats:
+    seq_gaps: int = 0
+    missing_messages: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    heartbeat_gaps: int = 0
+    bad_frames: int = 0
+    error_frames: int = 0
+    unknown_channel: int = 0
+    disconnect_gaps: int = 0
+
+
+@dataclass
+class _Conn:
+    conn_id: str
+    expected: int | None = None  # next sequence_num expected
+    last_heartbeat: int | None = None
+    seen: set[int] = field(default_factory=set)
+    first_frame_seen: bool = False
+
+
+class StreamTracker:
+    """Follows sequence numbers per connection and the last good event time across connections."""
+
+    def __init__(self, products: list[str] | tuple[str, ...]) -> None:
+        self.products = sorted(set(products))
+        self.stats = TrackerStats()
+        self._conn: _Conn | None = None
+        self._last_good_ts: str | None = None  # event time text of the last frame known good
+        self._pending_gap_reason: str | None = None  # set when a connection ended after frames
+
+    def new_connection(self, conn_id: str) -> None:
+        self._conn = _Conn(conn_id)
+
+    def connection_ended(self, reason: str) -> None:
+        """Call when a connection ends; the next connection's first frame closes the gap window."""
+        if self._last_good_ts is not None and self._pending_gap_reason is None:
+            self._pending_gap_reason = reason
+
+    def observe(self, info: FrameInfo) -> list[dict[str, Any]]:
+        """Markers (possibly none) to write before this frame; updates the state."""
+        conn = self._conn
+        assert conn is not None, "new_connection() first"
+        markers: list[dict[str, Any]] = []
+        self._classify_markers(info, markers)
+        if not conn.first_frame_seen and info.timestamp is not None:
+            conn.first_frame_seen = True
+            if self._pending_gap_reason is not None:
+                markers.append(self._gap(self._pending_gap_reason, info, {"conn": conn.conn_id}))
+                self.stats.disconnect_gaps += 1
+                self._pending_gap_reason = None
+        if info.seq is None:
+            return markers
+        seq = info.seq
+        if conn.expected is None or seq == conn.expected:
+            if conn.expected is None and seq != 0:
+                # The first number on a connection is 0: anything else means frames were lost
+                # before it (covered by the disconnect gap when there was an earlier connection).
+                self.stats.seq_gaps += 1
+                self.stats.missing_messages += seq
+                markers.append(self._gap("seq_gap", info, {"conn": conn.conn_id, "expected": 0,
+                                                            "got": seq, "missing": seq}))
+            self._accept(conn, info)
+        elif seq > conn.expected:
+            missing = seq - conn.expected
+            self.stats.seq_gaps += 1
+            self.stats.missing_messages += missing
+            markers.append(
+                self._gap("seq_gap", info, {"conn": conn.conn_id, "expected": conn.expected, "got": seq,
+                                            "missing": missing})
+            )
+            self._accept(conn, info)
+        elif seq in conn.seen:
+            self.stats.duplicates += 1
+            markers.append({"type": MARKER_DUPLICATE, "products": [],
+                            "detail": {"conn": conn.conn_id, "seq": seq, "expected": conn.expected}})
+        else:
+            self.stats.out_of_order += 1
+            conn.seen.add(seq)
+            markers.append({"type": MARKER_OUT_OF_ORDER, "products": [],
+                            "detail": {"conn": conn.conn_id, "seq": seq, "expected": conn.expected}})
+        if info.heartbeat_counter is not None:
+            self._heartbeat(conn, info, markers)
+        return markers
+
+    def _classify_markers(self, info: FrameInfo, markers: list[dict[str, Any]]) -> None:
+        conn_id = self._conn.conn_id if self._conn else None
+        if info.cls == ERROR:
+            self.stats.error_frames += 1
+            markers.append({"type": MARKER_ERROR_FRAME, "products": [],
+                            "detail": {"conn": conn_id, "message": info.reason}})
+        elif info.cls == BAD:
+            self.stats.bad_frames += 1
+            markers.append({"type": MARKER_BAD_FRAME, "products": [],
+                            "detail": {"conn": conn_id, "reason": info.reason}})
+        elif info.cls == UNKNOWN_CHANNEL:
+            self.stats.unknown_channel += 1
+            markers.append({"type": MARKER_BAD_FRAME, "products": [],
+                            "detail": {"conn": conn_id, "reason": "unknown_channel", "channel": info.channel}})
+
+    def _accept(self, conn: _Conn, info: FrameInfo) -> None:
+        seq = info.seq
+        assert seq is not None
+        conn.expected = seq + 1
+        conn.seen.add(seq)
+        if len(conn.seen) > 2 * SEEN_WINDOW:
+            floor = seq - SEEN_WINDOW
+            conn.seen = {s for s in conn.seen if s > floor}
+        if info.timestamp is not None:
+            self._last_good_ts = info.timestamp
+
+    def _heartbeat(self, conn: _Conn, info: FrameInfo, markers: list[dict[str, Any]]) -> None:
+        counter = info.heartbeat_counter
+        assert counter is not None
+        last = conn.last_heartbeat
+        conn.last_heartbeat = counter
+        if last is not None and counter != last + 1:
+            self.stats.heartbeat_gaps += 1
+            markers.append({"type": MARKER_HEARTBEAT_GAP, "products": [],
+                            "detail": {"conn": conn.conn_id, "expected": last + 1, "got": counter}})
+
+    def _gap(self, reason: str, info: FrameInfo, detail: dict[str, Any]) -> dict[str, Any]:
+        """A data_gap marker ending at this frame's event time (receipt time if it has none)."""
+        to_ns = event_ns(info.timestamp)
+        from_ns = event_ns(self._last_good_ts)
+        if to_ns is None:
+            detail = {**detail, "to_ns_unknown": True}
+            to_ns = from_ns if from_ns is not None else 0
+        if from_ns is None:
+            # Nothing good seen before: the gap is open-ended on the left.
+            detail = {**detail, "from_ns_unknown": True}
+            from_ns = to_ns
+        return {
+            "type": MARKER_DATA_GAP,
+            "reason": reason,
+            "products": list(self.products),
+            "from_ns": from_ns,
+            "to_ns": to_ns,
+            "detail": detail,
+        }

@@ -1,0 +1,166 @@
+"""Unit tests for ingest's pure parts: frame inspection, sequence tracking, backoff, archive, spool."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from glue.archive import ArchiveWriter
+from glue.ingest.backoff import Backoff
+from glue.ingest.runner import subscribe_messages
+from glue.ingest.spool import Spool, SpooledMessage
+from glue.ingest.tracker import BAD, DATA, ERROR, HEARTBEAT, UNKNOWN_CHANNEL, StreamTracker, inspect_frame
+from glue.records import KIND_FRAME, Record, fanout_keys, parse_rfc3339_ns, read_archive
+
+
+def frame(seq, channel="ticker", ts="2026-04-04T21:13:43.5Z", product="BTC-USD", **extra):
+    obj = {"channel": channel, "timestamp": ts, "sequence_num": seq, "events": []}
+    if channel == "ticker":
+        obj["events"] = [{"type": "update", "tickers": [{"type": "ticker", "product_id": product, "price": "1"}]}]
+    if channel == "heartbeats":
+        obj["events"] = [{"current_time": "x", "heartbeat_counter": extra.pop("hb")}]
+    obj.update(extra)
+    return json.dumps(obj)
+
+
+def ts(second: int) -> str:
+    return f"2026-04-04T21:13:{second:02d}.5Z"
+
+
+def test_inspect_classifies_and_keys_match_fanout_keys():
+    cases = {
+        frame(1): DATA,
+        frame(2, "heartbeats", hb=5): HEARTBEAT,
+        '{"type":"error","message":"authentication failure"}': ERROR,
+        "{not json": BAD,
+        "[1,2]": BAD,
+        json.dumps({"channel": "mystery", "sequence_num": 3, "timestamp": ts(1)}): UNKNOWN_CHANNEL,
+        json.dumps({"channel": "ticker", "timestamp": ts(1), "events": []}): BAD,  # no sequence_num
+    }
+    for text, expected in cases.items():
+        info = inspect_frame(text)
+        assert info.cls == expected, text
+        record = Record(KIND_FRAME, 1, "c", 1, frame=text)
+        assert info.keys == fanout_keys(record)
+    assert inspect_frame(frame(1, product="ETH-USD")).keys == ["ETH-USD"]
+    assert inspect_frame(frame(2, "heartbeats", hb="7")).heartbeat_counter == 7  # string counters accepted
+
+
+def run(tracker, texts):
+    out = []
+    for text in texts:
+        out.append(tracker.observe(inspect_frame(text)))
+    return out
+
+
+def test_clean_sequence_gives_no_markers():
+    t = StreamTracker(["BTC-USD"])
+    t.new_connection("c1")
+    assert all(m == [] for m in run(t, [frame(i, ts=ts(i)) for i in range(5)]))
+    assert t.stats.seq_gaps == 0
+
+
+def test_gap_duplicate_out_of_order():
+    t = StreamTracker(["BTC-USD", "ETH-USD"])
+    t.new_connection("c1")
+    markers = run(t, [frame(0, ts=ts(0)), frame(1, ts=ts(1)), frame(4, ts=ts(4)), frame(4, ts=ts(4)),
+                      frame(2, ts=ts(2)), frame(5, ts=ts(5))])
+    gap = markers[2][0]
+    assert gap["type"] == "data_gap" and gap["reason"] == "seq_gap"
+    assert gap["products"] == ["BTC-USD", "ETH-USD"]
+    assert gap["from_ns"] == parse_rfc3339_ns(ts(1)) and gap["to_ns"] == parse_rfc3339_ns(ts(4))
+    assert gap["detail"]["missing"] == 2
+    assert markers[3][0]["type"] == "duplicate"
+    assert markers[4][0]["type"] == "out_of_order"
+    assert markers[5] == []
+    assert (t.stats.seq_gaps, t.stats.missing_messages, t.stats.duplicates, t.stats.out_of_order) == (1, 2, 1, 1)
+
+
+def test_reconnect_resets_sequence_and_marks_disconnect_window():
+    t = StreamTracker(["BTC-USD"])
+    t.new_connection("c1")
+    run(t, [frame(0, ts=ts(0)), frame(1, ts=ts(1))])
+    t.connection_ended("watchdog")
+    t.new_connection("c2")
+    markers = run(t, [frame(0, ts=ts(9)), frame(1, ts=ts(10))])
+    assert len(markers[0]) == 1
+    gap = markers[0][0]
+    assert gap["reason"] == "watchdog" and gap["from_ns"] == parse_rfc3339_ns(ts(1))
+    assert gap["to_ns"] == parse_rfc3339_ns(ts(9))
+    assert markers[1] == [] and t.stats.seq_gaps == 0 and t.stats.disconnect_gaps == 1
+
+
+def test_heartbeat_counter_jump_is_marked_without_data_gap():
+    t = StreamTracker(["BTC-USD"])
+    t.new_connection("c1")
+    markers = run(t, [frame(0, "heartbeats", hb=10, ts=ts(0)), frame(1, "heartbeats", hb=13, ts=ts(3))])
+    assert [m["type"] for m in markers[1]] == ["heartbeat_gap"]
+    assert t.stats.heartbeat_gaps == 1
+
+
+def test_bad_frames_are_marked_and_do_not_break_sequence():
+    t = StreamTracker(["BTC-USD"])
+    t.new_connection("c1")
+    markers = run(t, [frame(0, ts=ts(0)), "{oops", '{"type":"error","message":"x"}', frame(1, ts=ts(1))])
+    assert markers[1][0]["type"] == "bad_frame" and markers[2][0]["type"] == "error_frame"
+    assert markers[3] == []
+
+
+def test_backoff_is_capped_exponential_with_jitter():
+    b = Backoff(0.25, 2.0, 0.2, rng=random.Random(1))
+    delays = [b.next_delay_s() for _ in range(6)]
+    bases = [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert all(base <= d <= base + 0.2 for d, base in zip(delays, bases, strict=True))
+    b.reset()
+    assert b.next_delay_s() <= 0.45
+
+
+def test_subscribe_one_message_per_channel_heartbeats_without_products():
+    msgs = subscribe_messages(("ticker", "level2", "heartbeats"), ("BTC-USD", "ETH-USD"))
+    assert [m["channel"] for m in msgs] == ["ticker", "level2", "heartbeats"]
+    assert msgs[0]["product_ids"] == ["BTC-USD", "ETH-USD"] and "product_ids" not in msgs[2]
+
+
+def test_archive_rotates_by_size_and_date_and_roundtrips(tmp_path):
+    day1 = parse_rfc3339_ns("2026-04-04T23:59:59Z")
+    day2 = parse_rfc3339_ns("2026-04-05T00:00:01Z")
+    w = ArchiveWriter(tmp_path, "run1", rotate_bytes=300)
+    records = [Record(KIND_FRAME, day1, "c", i, frame=frame(i)) for i in range(4)]
+    records.append(Record(KIND_FRAME, day2, "c", 5, frame=frame(5)))
+    for r in records:
+        w.write(r)
+    w.close()
+    names = [p.relative_to(tmp_path).as_posix() for p in w.files]
+    assert names[0] == "2026-04-04/run1-0001.ndjson" and names[-1].startswith("2026-04-05/")
+    assert len(names) >= 3  # size rotation too
+    back = list(read_archive([str(p) for p in w.files]))
+    assert back == records
+
+
+def test_archive_flush_makes_lines_visible(tmp_path):
+    w = ArchiveWriter(tmp_path, "run1")
+    w.write(Record(KIND_FRAME, 10**18, "c", 1, frame="{}"))
+    assert w.current_path.read_bytes() == b""  # buffered until flush
+    w.flush()
+    assert w.current_path.read_bytes().count(b"\n") == 1
+    w.close()
+
+
+def test_spool_fifo_across_segments_and_restart(tmp_path):
+    s = Spool(tmp_path, "r1", segment_bytes=200)
+    msgs = [SpooledMessage(b"BTC-USD", f'{{"n":{i}}}'.encode(), [("glue.iseq", str(i).encode())]) for i in range(10)]
+    for m in msgs[:6]:
+        s.append(m)
+    assert [s.pop() for _ in range(3)] == msgs[:3]
+    for m in msgs[6:]:
+        s.append(m)
+    assert s.pending == 7
+    s.close()
+    s2 = Spool(tmp_path, "r2")
+    assert s2.pending == 7
+    got = []
+    while (m := s2.pop()) is not None:
+        got.append(m)
+    assert got == msgs[3:]
+    s2.close()
+    assert list(tmp_path.glob("*.spool")) == []
