@@ -1,0 +1,155 @@
+"""Shared pieces of the featurize integration tests and bench: a record stream, producing it, reading output.
+
+The stream is handcrafted Advanced Trade envelopes (ticker + market_trades, several products, a
+seeded random walk), encoded exactly as `glue ingest` does (glue.records), so featurize and replay
+see what they would see live.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from glue.records import KIND_FRAME, Record, fanout_keys, format_rfc3339_ns
+
+PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD")
+START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+
+
+def ticker_stream(
+    seconds: int, products: Iterable[str] = PRODUCTS, seed: int = 7, per_second: int = 5, start_ns: int = START_NS
+) -> list[Record]:
+    """Ticker and market_trades frames over `seconds` of exchange time, in receipt order."""
+    rng = random.Random(seed)
+    products = tuple(products)
+    price = {p: 100.0 * (i + 1) for i, p in enumerate(products)}
+    trade_id = dict.fromkeys(products, 1000)
+    records: list[Record] = []
+    seq = 0
+    t = start_ns
+    end = start_ns + seconds * 1_000_000_000
+    while t < end:
+        t += rng.randint(1, 2_000_000_000 // per_second)
+        p = rng.choice(products)
+        price[p] *= 1.0 + rng.gauss(0.0, 0.0005)
+        px = round(price[p], 2)
+        half = round(max(0.01, px * 0.0001), 2)
+        if rng.random() < 0.7:
+            event = {
+                "type": "update",
+                "tickers": [
+                    {
+                        "type": "ticker", "product_id": p, "price": f"{px:.2f}",
+                        "volume_24_h": "1000.0", "low_24_h": "1", "high_24_h": "1000000",
+                        "low_52_w": "1", "high_52_w": "1000000", "price_percent_chg_24_h": "0.1",
+                        "best_bid": f"{px - half:.2f}", "best_bid_quantity": f"{rng.uniform(0.1, 5):.8f}",
+                        "best_ask": f"{px + half:.2f}", "best_ask_quantity": f"{rng.uniform(0.1, 5):.8f}",
+                    }
+                ],
+            }
+            channel = "ticker"
+        else:
+            trade_id[p] += 1
+            event = {
+                "type": "update",
+                "trades": [
+                    {
+                        "trade_id": str(trade_id[p]), "product_id": p, "price": f"{px:.2f}",
+                        "size": f"{rng.uniform(0.001, 2):.8f}", "side": rng.choice(("BUY", "SELL")),
+                        "time": format_rfc3339_ns(t - 1000 * rng.randint(1, 900))[:-1] + "Z",
+                    }
+                ],
+            }
+            channel = "market_trades"
+        seq += 1
+        frame = json.dumps(
+            {"channel": channel, "timestamp": format_rfc3339_ns(t), "sequence_num": seq, "events": [event]},
+            separators=(",", ":"),
+        )
+        recv_ns = t + rng.randint(200_000, 5_000_000)
+        records.append(Record(kind=KIND_FRAME, recv_ns=recv_ns, conn="test-conn-1", iseq=seq, frame=frame))
+    return records
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[Record], partitions: int = 6, garbage: int = 0) -> int:
+    """Produce records as `glue ingest` does (one message per fanout key); returns messages sent.
+
+    `garbage` extra messages without glue headers are interleaved (they must be dead-lettered).
+    """
+    from confluent_kafka import Producer
+
+    from glue.config import KafkaSettings
+    from glue.kafka import ensure_topics, producer_config
+
+    ks = KafkaSettings(bootstrap_servers=bootstrap)
+    ensure_topics(ks, {topic: partitions})
+    producer = Producer(producer_config(ks, linger_ms=5))
+    sent = 0
+    records = list(records)
+    every = max(1, len(records) // garbage) if garbage else 0
+    for i, record in enumerate(records):
+        for key in fanout_keys(record):
+            producer.produce(topic, key=key.encode(), value=record.kafka_value(), headers=record.kafka_headers(None))
+            sent += 1
+        if every and i % every == every - 1:
+            producer.produce(topic, key=b"BTC-USD", value=b"\xff not a glue record {")
+            sent += 1
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    return sent
+
+
+def write_archive(path: Path, records: Iterable[Record]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(r.to_archive_line() + "\n" for r in records))
+    return path
+
+
+def read_parquet_dir(directory: Path) -> Any:
+    """All part files of a featurize Parquet directory as one table sorted by (product_id, second_at)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(Path(directory).glob("*.parquet"))
+    if not parts:
+        return None
+    table = pa.concat_tables([pq.read_table(p) for p in parts])
+    return table.sort_by([("product_id", "ascending"), ("second_at", "ascending")])
+
+
+def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[Any]:
+    """Every committed message of a topic from the beginning (read_committed), until idle."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    from glue.config import KafkaSettings
+    from glue.kafka import consumer_config
+    from tests.helpers import unique_name
+
+    consumer = Consumer(consumer_config(KafkaSettings(bootstrap_servers=bootstrap), unique_name("read")))
+    consumer.subscribe([topic])
+    out: list[Any] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_s:
+            msgs = consumer.consume(1000, 0.2)
+            for m in msgs:
+                if m.error() is None:
+                    out.append(m)
+            if msgs:
+                last = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def key_counts(table: Any) -> dict[tuple[str, Any], int]:
+    """(product_id, second_at) -> number of rows (more than 1 is a duplicate)."""
+    counts: dict[tuple[str, Any], int] = {}
+    for p, s in zip(table.column("product_id").to_pylist(), table.column("second_at").to_pylist(), strict=True):
+        counts[(p, s)] = counts.get((p, s), 0) + 1
+    return counts
