@@ -84,15 +84,16 @@ def load_model(source: str, settings: Settings) -> Any:
     """Load a scorer through `glue.modeling.load_scorer`, turning any failure into one clear line."""
     try:
         from glue import modeling
+
+        load_scorer = getattr(modeling, "load_scorer", None)
+        if load_scorer is None:
+            from glue.modeling.scorer import load_scorer
     except ImportError as exc:  # the modelling package is missing from this install
         raise ModelError(f"cannot import glue.modeling ({exc})", "reinstall the project: make venv") from exc
     try:
-        try:
-            scorer = modeling.load_scorer(source, tracking_uri=settings.model.tracking_uri)
-        except TypeError:
-            scorer = modeling.load_scorer(source)
+        scorer = load_scorer(source, tracking_uri=settings.model.tracking_uri)
     except GlueError as exc:
-        raise ModelError(f"cannot load model '{source}': {exc}", "train one with `glue train` or pass --model") from exc
+        raise ModelError(f"cannot load model '{source}': {exc.message}", exc.hint) from exc
     except Exception as exc:  # any loader failure is the same user problem: no usable model
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(
@@ -166,7 +167,7 @@ def decode_row(value: bytes | None, info: ModelInfo) -> dict[str, Any]:
         )
     for column in info.feature_columns:
         v = row[column]
-        if v is not None and not isinstance(v, (int, float)):
+        if v is not None and not isinstance(v, int | float):  # bool is an int: flags score as 0/1
             raise BadRow(f"column {column} is not numeric")
     return row
 
@@ -188,16 +189,21 @@ def prediction_message(row: dict[str, Any], probability: float, info: ModelInfo,
 
 
 def score_rows(scorer: Any, rows: list[dict[str, Any]], info: ModelInfo) -> list[float]:
-    """Probabilities for rows, one model call per batch (NULL features go in as NaN)."""
+    """Probabilities for rows, one model call per batch (NULL features go in as NaN, booleans as 0/1)."""
     import numpy as np
-    import pandas as pd
 
-    frame = pd.DataFrame(
-        np.array([[np.nan if r[c] is None else r[c] for c in info.feature_columns] for r in rows], dtype=float),
-        columns=list(info.feature_columns),
+    matrix = np.array(
+        [[np.nan if r[c] is None else float(r[c]) for c in info.feature_columns] for r in rows], dtype=np.float64
     )
     try:
-        probabilities = scorer.score(frame)
+        if hasattr(scorer, "score_matrix"):  # skips building a DataFrame on the hot path
+            probabilities = scorer.score_matrix(matrix)
+        else:
+            import pandas as pd
+
+            probabilities = scorer.score(pd.DataFrame(matrix, columns=list(info.feature_columns)))
+    except GlueError:
+        raise
     except Exception as exc:
         raise ModelError(f"the model failed to score a batch ({exc})", "check the model and features agree") from exc
     return [float(p) for p in np.asarray(probabilities, dtype=float).reshape(-1)]
@@ -245,33 +251,6 @@ class _Acks:
                 self.arrived_ns.append(arrived_ns)
 
         return on_delivery
-
-
-def _dead_letter(producer: Any, dlq_topic: str, msg: Any, reason: str, on_delivery: Callable) -> None:
-    """Send a bad row to the dead-letter topic in the contract's shape (key = source topic)."""
-    from glue import kafka
-
-    helper = getattr(kafka, "dead_letter", None)
-    if helper is not None:
-        try:
-            helper(producer, dlq_topic, msg, reason, on_delivery=on_delivery)
-            return
-        except TypeError:
-            pass
-    value = msg.value()
-    body = {
-        "reason": reason,
-        "source_topic": msg.topic(),
-        "partition": msg.partition(),
-        "offset": msg.offset(),
-        "value": value.decode("utf-8", errors="replace") if value is not None else None,
-    }
-    producer.produce(
-        dlq_topic,
-        key=msg.topic().encode(),
-        value=json.dumps(body, separators=(",", ":")).encode(),
-        on_delivery=on_delivery,
-    )
 
 
 def run_score(
@@ -322,6 +301,10 @@ def run_score(
         )
     )
     producer = Producer(kafka.producer_config(ks, **{"linger.ms": SCORE_LINGER_MS}))
+    dlq_errors: list[str] = []
+    dead_letters = kafka.DeadLetter(
+        producer, ks.topic_dlq, on_delivery=lambda err, _m: err is not None and dlq_errors.append(str(err))
+    )
     stop = stop or threading.Event()
     started = time.monotonic()
     last_input = started
@@ -336,8 +319,10 @@ def run_score(
                 now = time.monotonic()
                 if msgs:
                     last_input = now
-                    _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, ks, summary, window,
-                                 on_prediction, TopicPartition, KafkaException)
+                    _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letters, ks,
+                                 (summary, window), on_prediction, TopicPartition, KafkaException)
+                    if dlq_errors:
+                        raise KafkaUnavailable(f"dead letters not acknowledged ({dlq_errors[0]})", "check the broker")
                 if now - last_progress >= progress_interval_s:
                     window.elapsed_s = now - last_progress
                     log.info("%s", window.line().replace("score:", "score: last interval", 1))
@@ -356,7 +341,7 @@ def run_score(
     return summary
 
 
-def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, ks, summary, window, on_prediction,
+def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letters, ks, stats, on_prediction,
                  TopicPartition, KafkaException) -> None:
     """Decode, score, produce, wait for acks, then commit: the at-least-once order."""
     acks = _Acks()
@@ -373,11 +358,14 @@ def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, ks, summary
         try:
             good.append(decode_row(msg.value(), info))
         except BadRow as exc:
-            reason = str(exc)
-            _dead_letter(producer, ks.topic_dlq, msg, reason, acks.callback(arrived_ns, timed=False))
-            summary.dlq_reasons[reason.split(":")[0]] = summary.dlq_reasons.get(reason.split(":")[0], 0) + 1
+            reason, _, detail = str(exc).partition(": ")
+            dead_letters.send(
+                reason, source_topic=msg.topic(), value=msg.value(), partition=msg.partition(), offset=msg.offset(),
+                detail={"detail": detail} if detail else None,
+            )
+            for s in stats:
+                s.dlq_reasons[reason] = s.dlq_reasons.get(reason, 0) + 1
             bad += 1
-            log.warning("score: dead-lettered %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
     if good:
         probabilities = score_rows(scorer, good, info)
         scored_at_ns = time.time_ns()
@@ -390,8 +378,8 @@ def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, ks, summary
                 on_delivery=acks.callback(arrived_ns),
             )
             if prediction["is_spike"]:
-                summary.alerts += 1
-                window.alerts += 1
+                for s in stats:
+                    s.alerts += 1
                 log.info(
                     "ALERT %s %s p=%.3f (threshold %.3f)",
                     row["product_id"], row["second_at"], prediction["probability"], info.threshold,
@@ -413,7 +401,7 @@ def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, ks, summary
             # A rebalance can revoke the partitions mid-batch; the rows are re-scored by the new owner.
             log.warning("score: offset commit failed (%s); rows will be re-scored after the rebalance", exc)
     latencies = [(a - r) / 1e6 for a, r in zip(acks.acked_ns, acks.arrived_ns, strict=True)]
-    for s in (summary, window):
+    for s in stats:
         s.consumed += len(good) + bad
         s.predicted += len(good)
         s.dead_lettered += bad
