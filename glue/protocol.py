@@ -1,0 +1,317 @@
+"""Validation of Coinbase Advanced Trade market-data messages against the protocol fact sheet.
+
+`validate_message(obj)` lists what is wrong with one parsed message (an empty list means it is
+valid); `classify(text)` parses a raw frame and returns its channel, products, `sequence_num` and
+problems in one pass, for `glue check` and anything else that sorts frames.
+
+What is checked (fact sheet Part 1, sections 1.3-1.7):
+* the envelope: `channel` (a known market-data channel), `timestamp` (RFC 3339), `sequence_num`
+  (a non-negative JSON integer), `events` (a list of objects), `client_id` optional (a string);
+* error frames `{"type":"error","message":...}` (optional `reason`) have no channel and no sequence;
+* per channel, the event fields, with prices, sizes, volumes and percentages as **decimal strings**
+  (never JSON numbers), `heartbeat_counter` as an integer or a string of digits, `side` values
+  (`bid`/`offer` in l2_data, `BUY`/`SELL` in market_trades), RFC 3339 times where the protocol has them.
+Extra keys are allowed everywhere (the exchange may add fields). A message with many bad items
+(e.g. a broken snapshot with thousands of levels) reports at most `MAX_PROBLEMS` problems.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from glue.records import frame_products, parse_rfc3339_ns
+
+MAX_PROBLEMS = 20
+
+CHANNELS = (
+    "heartbeats",
+    "subscriptions",
+    "ticker",
+    "ticker_batch",
+    "l2_data",
+    "market_trades",
+    "candles",
+    "status",
+)
+# Labels `classify` uses for frames that have no channel to count under.
+ERROR_CHANNEL = "error"  # {"type":"error",...}
+MALFORMED = "_malformed"  # not JSON, or not a JSON object
+NO_CHANNEL = "_no_channel"  # a JSON object without a channel (e.g. a legacy Exchange message)
+
+EVENT_TYPES = ("snapshot", "update")
+_DECIMAL = re.compile(r"^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+_DIGITS = re.compile(r"^\d+$")
+
+TICKER_DECIMALS = (
+    "price",
+    "volume_24_h",
+    "low_24_h",
+    "high_24_h",
+    "low_52_w",
+    "high_52_w",
+    "price_percent_chg_24_h",
+    "best_bid",
+    "best_bid_quantity",
+    "best_ask",
+    "best_ask_quantity",
+)
+CANDLE_DECIMALS = ("high", "low", "open", "close", "volume")
+STATUS_STRINGS = (
+    "product_type",
+    "id",
+    "base_currency",
+    "quote_currency",
+    "base_increment",
+    "quote_increment",
+    "display_name",
+    "status",
+    "status_message",
+    "min_market_funds",
+)
+
+
+class _Problems(list):
+    """A list of problems that stops growing at MAX_PROBLEMS (with a final '...' note)."""
+
+    def add(self, text: str) -> None:
+        if len(self) < MAX_PROBLEMS:
+            self.append(text)
+        elif len(self) == MAX_PROBLEMS:
+            self.append("... more problems not shown")
+
+    @property
+    def full(self) -> bool:
+        return len(self) > MAX_PROBLEMS
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _decimal(p: _Problems, obj: dict, key: str, where: str, required: bool) -> None:
+    if key not in obj:
+        if required:
+            p.add(f"{where}.{key}: missing")
+        return
+    value = obj[key]
+    if not isinstance(value, str):
+        p.add(f"{where}.{key}: must be a decimal string, got {type(value).__name__} {_short(value)}")
+    elif not _DECIMAL.match(value):
+        p.add(f"{where}.{key}: not a decimal string {_short(value)}")
+
+
+def _string(p: _Problems, obj: dict, key: str, where: str, required: bool = True) -> None:
+    if key not in obj:
+        if required:
+            p.add(f"{where}.{key}: missing")
+    elif not isinstance(obj[key], str):
+        p.add(f"{where}.{key}: must be a string, got {type(obj[key]).__name__} {_short(obj[key])}")
+
+
+def _time(p: _Problems, obj: dict, key: str, where: str, required: bool = True) -> None:
+    if key not in obj:
+        if required:
+            p.add(f"{where}.{key}: missing")
+        return
+    value = obj[key]
+    if not isinstance(value, str):
+        p.add(f"{where}.{key}: must be an RFC 3339 string, got {type(value).__name__}")
+        return
+    try:
+        parse_rfc3339_ns(value)
+    except ValueError:
+        p.add(f"{where}.{key}: not an RFC 3339 timestamp {_short(value)}")
+
+
+def _items(p: _Problems, event: dict, key: str, where: str) -> list[tuple[str, dict]]:
+    items = event.get(key)
+    if not isinstance(items, list):
+        p.add(f"{where}.{key}: missing or not a list")
+        return []
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            out.append((f"{where}.{key}[{i}]", item))
+        else:
+            p.add(f"{where}.{key}[{i}]: not an object")
+    return out
+
+
+def _event_type(p: _Problems, event: dict, where: str) -> None:
+    if event.get("type") not in EVENT_TYPES:
+        p.add(f"{where}.type: must be 'snapshot' or 'update', got {_short(event.get('type'))}")
+
+
+# --- per channel -------------------------------------------------------------------------------
+
+
+def _heartbeats(p: _Problems, event: dict, where: str) -> None:
+    _string(p, event, "current_time", where)  # Go's time.String() form, not RFC 3339
+    counter = event.get("heartbeat_counter")
+    if "heartbeat_counter" not in event:
+        p.add(f"{where}.heartbeat_counter: missing")
+    elif not (_is_int(counter) or (isinstance(counter, str) and _DIGITS.match(counter))):
+        p.add(f"{where}.heartbeat_counter: must be an integer or a string of digits, got {_short(counter)}")
+
+
+def _subscriptions(p: _Problems, event: dict, where: str) -> None:
+    subs = event.get("subscriptions")
+    if not isinstance(subs, dict):
+        p.add(f"{where}.subscriptions: missing or not an object")
+        return
+    for channel, products in subs.items():
+        if not isinstance(products, list) or not all(isinstance(x, str) for x in products):
+            p.add(f"{where}.subscriptions.{channel}: must be a list of strings")
+
+
+def _ticker(p: _Problems, event: dict, where: str) -> None:
+    _event_type(p, event, where)
+    for item_where, ticker in _items(p, event, "tickers", where):
+        _string(p, ticker, "product_id", item_where)
+        _string(p, ticker, "type", item_where, required=False)
+        for key in TICKER_DECIMALS:
+            # price is always there; the 24 h / 52 w and best bid/ask fields are optional
+            # (ticker_batch omits best bid/ask), but when present they are decimal strings.
+            _decimal(p, ticker, key, item_where, required=key == "price")
+        if p.full:
+            return
+
+
+def _l2_data(p: _Problems, event: dict, where: str) -> None:
+    _event_type(p, event, where)
+    _string(p, event, "product_id", where)
+    for item_where, update in _items(p, event, "updates", where):
+        if update.get("side") not in ("bid", "offer"):
+            p.add(f"{item_where}.side: must be 'bid' or 'offer', got {_short(update.get('side'))}")
+        _time(p, update, "event_time", item_where)
+        _decimal(p, update, "price_level", item_where, required=True)
+        _decimal(p, update, "new_quantity", item_where, required=True)
+        if p.full:
+            return
+
+
+def _market_trades(p: _Problems, event: dict, where: str) -> None:
+    _event_type(p, event, where)
+    for item_where, trade in _items(p, event, "trades", where):
+        _string(p, trade, "trade_id", item_where)
+        _string(p, trade, "product_id", item_where)
+        _decimal(p, trade, "price", item_where, required=True)
+        _decimal(p, trade, "size", item_where, required=True)
+        if trade.get("side") not in ("BUY", "SELL"):
+            p.add(f"{item_where}.side: must be 'BUY' or 'SELL', got {_short(trade.get('side'))}")
+        _time(p, trade, "time", item_where)
+        if p.full:
+            return
+
+
+def _candles(p: _Problems, event: dict, where: str) -> None:
+    _event_type(p, event, where)
+    for item_where, candle in _items(p, event, "candles", where):
+        start = candle.get("start")
+        if not (isinstance(start, str) and _DIGITS.match(start)):
+            p.add(f"{item_where}.start: must be UNIX seconds as a string, got {_short(start)}")
+        _string(p, candle, "product_id", item_where)
+        for key in CANDLE_DECIMALS:
+            _decimal(p, candle, key, item_where, required=True)
+
+
+def _status(p: _Problems, event: dict, where: str) -> None:
+    _event_type(p, event, where)
+    for item_where, product in _items(p, event, "products", where):
+        _string(p, product, "id", item_where)
+        for key in STATUS_STRINGS:
+            _string(p, product, key, item_where, required=False)
+
+
+_EVENT_CHECKS = {
+    "heartbeats": _heartbeats,
+    "subscriptions": _subscriptions,
+    "ticker": _ticker,
+    "ticker_batch": _ticker,
+    "l2_data": _l2_data,
+    "market_trades": _market_trades,
+    "candles": _candles,
+    "status": _status,
+}
+
+
+# --- public ------------------------------------------------------------------------------------
+
+
+def is_error_frame(obj: Any) -> bool:
+    """`{"type":"error","message":...}`: the one message shape without channel or sequence."""
+    return isinstance(obj, dict) and obj.get("type") == "error" and "channel" not in obj
+
+
+def validate_message(obj: Any) -> list[str]:
+    """Problems with one parsed Advanced Trade market-data message; `[]` means valid."""
+    p = _Problems()
+    if not isinstance(obj, dict):
+        p.add(f"not a JSON object (got {type(obj).__name__})")
+        return list(p)
+    if is_error_frame(obj):
+        _string(p, obj, "message", "error")
+        _string(p, obj, "reason", "error", required=False)
+        return list(p)
+    channel = obj.get("channel")
+    if "channel" not in obj:
+        hint = f" (type={_short(obj['type'])}: a legacy Exchange message?)" if "type" in obj else ""
+        p.add(f"channel: missing{hint}")
+        return list(p)
+    if not isinstance(channel, str):
+        p.add(f"channel: must be a string, got {_short(channel)}")
+        return list(p)
+    if channel not in _EVENT_CHECKS:
+        p.add(f"unknown channel {channel!r}")
+        return list(p)
+    _time(p, obj, "timestamp", "envelope")
+    seq = obj.get("sequence_num")
+    if "sequence_num" not in obj:
+        p.add("envelope.sequence_num: missing")
+    elif not _is_int(seq) or seq < 0:
+        p.add(f"envelope.sequence_num: must be a non-negative integer, got {_short(seq)}")
+    _string(p, obj, "client_id", "envelope", required=False)
+    events = obj.get("events")
+    if not isinstance(events, list):
+        p.add("envelope.events: missing or not a list")
+        return list(p)
+    check = _EVENT_CHECKS[channel]
+    for i, event in enumerate(events):
+        where = f"events[{i}]"
+        if not isinstance(event, dict):
+            p.add(f"{where}: not an object")
+            continue
+        check(p, event, where)
+        if p.full:
+            break
+    return list(p)
+
+
+def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
+    """Parse and validate one raw frame: `(channel, products, sequence_num or None, problems)`.
+
+    `channel` is the envelope's channel (also when unknown), `"error"` for error frames,
+    `"_malformed"` for text that is not a JSON object, `"_no_channel"` for objects without one.
+    """
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return MALFORMED, [], None, [f"malformed JSON: {exc}"]
+    if not isinstance(obj, dict):
+        return MALFORMED, [], None, [f"not a JSON object (got {type(obj).__name__})"]
+    problems = validate_message(obj)
+    if is_error_frame(obj):
+        channel = ERROR_CHANNEL
+    elif isinstance(obj.get("channel"), str):
+        channel = obj["channel"]
+    else:
+        channel = NO_CHANNEL
+    seq = obj.get("sequence_num")
+    return channel, frame_products(obj), seq if _is_int(seq) else None, problems
