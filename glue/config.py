@@ -136,6 +136,11 @@ class ModelSettings:
     embargo_s: int = 60
     reports_dir: str = "reports"
     score_group_id: str = "glue-score"
+    # Modelling (helper F): tau per product or pooled; block bootstrap for CIs; walk-forward folds.
+    tau_per_product: bool = True
+    bootstrap_block_s: int = 300
+    bootstrap_samples: int = 500
+    walk_forward_folds: int = 3
 
 
 @dataclass(frozen=True)

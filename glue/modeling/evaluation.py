@@ -1,0 +1,109 @@
+"""Metrics, the decision threshold and block-bootstrap confidence intervals.
+
+Owns the honest-evaluation rules: PR-AUC is always reported with the positive rate beside it (a random
+model scores the positive rate); the threshold is chosen on validation (max F1) and only applied to
+test; confidence intervals come from a moving-block bootstrap over time (blocks of `block_s` seconds of
+all products together) because neighbouring seconds are strongly dependent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """PR-AUC as average precision (step-wise, ties grouped), equal to sklearn's."""
+    order = np.argsort(-p, kind="stable")
+    y_sorted, p_sorted = y[order], p[order]
+    n_pos = y_sorted.sum()
+    if n_pos == 0:
+        return float("nan")
+    # Distinct score boundaries: precision/recall are evaluated after each tie group.
+    last_of_group = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    tp = np.cumsum(y_sorted)[last_of_group]
+    k = np.flatnonzero(last_of_group) + 1
+    precision = tp / k
+    recall_step = np.diff(np.r_[0, tp]) / n_pos
+    return float(np.sum(precision * recall_step))
+
+
+def choose_threshold(y_val: np.ndarray, p_val: np.ndarray) -> tuple[float, float]:
+    """The probability threshold with the highest F1 on validation, and that F1."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y_val, p_val)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-300), 0.0)
+    best = int(np.argmax(f1[:-1])) if len(thresholds) else 0
+    return (float(thresholds[best]) if len(thresholds) else 0.5), float(f1[best])
+
+
+def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """PR-AUC with the positive rate, F1/precision/recall at the threshold, ROC-AUC, Brier."""
+    from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
+
+    pred = p >= threshold
+    both = len(np.unique(y)) == 2
+    return {
+        "n": len(y),
+        "positive_rate": float(np.mean(y)) if len(y) else float("nan"),
+        "pr_auc": average_precision(y, p),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "brier": float(brier_score_loss(y, p)) if len(y) else float("nan"),
+        "alert_rate": float(np.mean(pred)) if len(y) else float("nan"),
+        "threshold": float(threshold),
+    }
+
+
+def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.ndarray, block_s: int,
+                    n_boot: int, seed: int, pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Moving-block bootstrap of PR-AUC per model and of PR-AUC differences (a - b) for `pairs`.
+
+    Rows are grouped by their second; a resample concatenates ceil(T / block_s) runs of `block_s`
+    consecutive distinct seconds with uniformly drawn starts. Returns, per model name and per "a-b",
+    the point estimate, the 2.5/97.5 % percentiles, and the share of resamples with a difference <= 0.
+    """
+    rng = np.random.default_rng(seed)
+    t = second_at.astype("datetime64[s]").astype(np.int64)
+    order = np.argsort(t, kind="stable")
+    t_sorted = t[order]
+    uniq, first = np.unique(t_sorted, return_index=True)
+    bounds = np.r_[first, len(t_sorted)]
+    n_sec = len(uniq)
+    block = max(1, min(block_s, n_sec))
+    n_blocks = int(np.ceil(n_sec / block))
+    draws: dict[str, list[float]] = {name: [] for name in scores}
+    diffs: dict[str, list[float]] = {f"{a}-{b}": [] for a, b in pairs}
+    for _ in range(n_boot):
+        starts = rng.integers(0, n_sec - block + 1, n_blocks)
+        sec_idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_sec]
+        lo, hi = bounds[sec_idx], bounds[sec_idx + 1]
+        lengths = hi - lo
+        rows = order[np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())]
+        yb = y[rows]
+        if yb.min() == yb.max():
+            continue
+        ap = {name: average_precision(yb, s[rows]) for name, s in scores.items()}
+        for name, value in ap.items():
+            draws[name].append(value)
+        for a, b in pairs:
+            diffs[f"{a}-{b}"].append(ap[a] - ap[b])
+    out: dict[str, dict[str, float]] = {}
+    for name, values in draws.items():
+        out[name] = _summary(average_precision(y, scores[name]), values)
+    for a, b in pairs:
+        key = f"{a}-{b}"
+        point = average_precision(y, scores[a]) - average_precision(y, scores[b])
+        out[key] = _summary(point, diffs[key])
+        out[key]["p_le_0"] = float(np.mean(np.asarray(diffs[key]) <= 0)) if diffs[key] else float("nan")
+    return out
+
+
+def _summary(point: float, values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 0:
+        return {"estimate": point, "ci_low": float("nan"), "ci_high": float("nan"), "n_boot": 0}
+    return {"estimate": point, "ci_low": float(np.percentile(arr, 2.5)),
+            "ci_high": float(np.percentile(arr, 97.5)), "n_boot": len(arr)}
