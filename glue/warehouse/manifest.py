@@ -1,0 +1,143 @@
+"""The SQL manifest: which version is current, its files, and the fingerprints that freeze it.
+
+`sql/manifest.yml` lists, per version, its status (`draft` or `released`), its ordered files, the
+windows and horizon the SQL implements, and one fingerprint per statement (table, view or macro):
+the SHA-256 of the statement normalised by sqlglot (comments and layout do not count, logic does).
+A released version is frozen: `load_version` refuses SQL whose fingerprints differ from the manifest.
+`python -m glue.warehouse.manifest --update v1` rewrites the fingerprints of a draft version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from glue.errors import WarehouseError
+
+MANIFEST = "manifest.yml"
+
+
+@dataclass(frozen=True)
+class SqlVersion:
+    """One loaded SQL version: its text per file and its fingerprints."""
+
+    name: str
+    status: str
+    files: tuple[tuple[str, str], ...]  # (file name, SQL text) in apply order
+    fingerprints: dict[str, str]  # object name -> fingerprint
+    windows_s: tuple[int, ...]
+    horizon_s: int
+
+    @property
+    def fingerprint(self) -> str:
+        """One fingerprint for the whole version (order-sensitive)."""
+        joined = "\n".join(f"{k}={v}" for k, v in self.fingerprints.items())
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+    @property
+    def script(self) -> str:
+        return "\n".join(text for _, text in self.files)
+
+
+def statement_fingerprints(sql_text: str) -> dict[str, str]:
+    """Object name -> SHA-256 (16 hex) of each CREATE statement, normalised by sqlglot."""
+    import sqlglot
+    from sqlglot import expressions as exp
+
+    out: dict[str, str] = {}
+    for stmt in sqlglot.parse(sql_text, read="duckdb"):
+        if stmt is None:
+            continue
+        name = object_name(stmt)
+        normalised = stmt.sql(dialect="duckdb", normalize=True, comments=False)
+        if not isinstance(stmt, exp.Create):
+            name = name or f"stmt_{len(out)}"
+        out[name] = hashlib.sha256(normalised.encode()).hexdigest()[:16]
+    return out
+
+
+def object_name(stmt) -> str:
+    """The name a CREATE statement defines (table, view or macro), lower-case."""
+    from sqlglot import expressions as exp
+
+    target = stmt.this
+    if isinstance(target, exp.UserDefinedFunction):
+        target = target.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    if isinstance(target, exp.Table):
+        return target.name.lower()
+    return str(target).lower()
+
+
+def read_manifest(sql_dir: str | Path) -> dict:
+    path = Path(sql_dir) / MANIFEST
+    if not path.is_file():
+        raise WarehouseError(f"no SQL manifest at {path}", "run from the repository root or set features.sql_dir")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def load_version(sql_dir: str | Path, version: str = "", *, check_frozen: bool = True) -> SqlVersion:
+    """Load a version (default: the manifest's current one); a released version must match its fingerprints."""
+    manifest = read_manifest(sql_dir)
+    name = version or manifest.get("current", "")
+    spec = (manifest.get("versions") or {}).get(name)
+    if spec is None:
+        raise WarehouseError(f"SQL version '{name}' is not in {Path(sql_dir) / MANIFEST}",
+                             f"known: {', '.join(manifest.get('versions') or {})}")
+    files = []
+    for fname in spec.get("files") or []:
+        path = Path(sql_dir) / name / fname
+        if not path.is_file():
+            raise WarehouseError(f"SQL file {path} listed in the manifest is missing", "restore it")
+        files.append((fname, path.read_text()))
+    fingerprints: dict[str, str] = {}
+    for _, text in files:
+        fingerprints.update(statement_fingerprints(text))
+    status = spec.get("status", "draft")
+    if check_frozen and status == "released":
+        recorded = spec.get("fingerprints") or {}
+        changed = sorted(k for k in set(recorded) | set(fingerprints) if recorded.get(k) != fingerprints.get(k))
+        if changed:
+            raise WarehouseError(
+                f"released SQL version {name} was modified ({', '.join(changed)})",
+                "released versions are frozen: revert the change and put new logic in a new version directory",
+            )
+    return SqlVersion(
+        name=name,
+        status=status,
+        files=tuple(files),
+        fingerprints=fingerprints,
+        windows_s=tuple(int(w) for w in spec.get("windows_s") or ()),
+        horizon_s=int(spec.get("horizon_s") or 60),
+    )
+
+
+def update_fingerprints(sql_dir: str | Path, version: str) -> dict[str, str]:
+    """Recompute and store the fingerprints of a draft version (a released one is refused)."""
+    path = Path(sql_dir) / MANIFEST
+    manifest = read_manifest(sql_dir)
+    spec = manifest["versions"][version]
+    if spec.get("status") == "released":
+        raise WarehouseError(f"SQL version {version} is released and frozen", "create a new version instead")
+    loaded = load_version(sql_dir, version, check_frozen=False)
+    spec["fingerprints"] = loaded.fingerprints
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return loaded.fingerprints
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Recompute the fingerprints of a draft SQL version.")
+    parser.add_argument("--sql-dir", default="sql")
+    parser.add_argument("--update", required=True, metavar="VERSION")
+    args = parser.parse_args()
+    for name, fp in update_fingerprints(args.sql_dir, args.update).items():
+        print(f"{name}: {fp}")
+
+
+if __name__ == "__main__":
+    main()
