@@ -310,17 +310,18 @@ def run_score(
     last_input = started
     last_progress = started
     window = ScoreSummary()
+    acked_offsets: dict[tuple[str, int], int] = {}
     try:
         consumer.subscribe([ks.topic_features])
         with stop_on_signals(stop):
             while not stop.is_set():
-                msgs = consumer.consume(num_messages=MAX_BATCH, timeout=0.05)
+                msgs = _poll_batch(consumer)
                 arrived_ns = time.perf_counter_ns()
                 now = time.monotonic()
                 if msgs:
                     last_input = now
                     _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letters, ks,
-                                 (summary, window), on_prediction, TopicPartition, KafkaException)
+                                 (summary, window), on_prediction, acked_offsets, TopicPartition, KafkaException)
                     if dlq_errors:
                         raise KafkaUnavailable(f"dead letters not acknowledged ({dlq_errors[0]})", "check the broker")
                 if now - last_progress >= progress_interval_s:
@@ -335,14 +336,36 @@ def run_score(
                     break
     finally:
         producer.flush(10)
+        _final_commit(consumer, acked_offsets, TopicPartition, KafkaException)
         consumer.close()
         summary.elapsed_s = time.monotonic() - started
         log.info("%s", summary.line())
     return summary
 
 
+def _final_commit(consumer: Any, acked_offsets: dict, TopicPartition: Any, KafkaException: Any) -> None:
+    """Commit every acknowledged batch synchronously before leaving the group."""
+    if not acked_offsets:
+        return
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in sorted(acked_offsets.items())], asynchronous=False
+        )
+    except KafkaException as exc:
+        log.warning("score: final offset commit failed (%s); a restart re-scores the last rows", exc)
+
+
+def _poll_batch(consumer: Any) -> list:
+    """Wait for the first row, then take whatever else is already fetched (no waiting for a full batch:
+    `consume(n, timeout)` would hold early rows until `n` arrive or the timeout passes)."""
+    first = consumer.poll(0.1)
+    if first is None:
+        return []
+    return [first, *consumer.consume(num_messages=MAX_BATCH - 1, timeout=0)]
+
+
 def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letters, ks, stats, on_prediction,
-                 TopicPartition, KafkaException) -> None:
+                 acked_offsets, TopicPartition, KafkaException) -> None:
     """Decode, score, produce, wait for acks, then commit: the at-least-once order."""
     acks = _Acks()
     good: list[dict] = []
@@ -393,9 +416,12 @@ def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letter
             "check the broker; offsets were not committed, so a restart re-scores these rows",
         )
     if offsets:
+        acked_offsets.update(offsets)
         try:
+            # Asynchronous: the predictions are already acknowledged, so the order holds, and the next
+            # batch need not wait a round trip; the final commit at shutdown is synchronous.
             consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())], asynchronous=False
+                offsets=[TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())], asynchronous=True
             )
         except KafkaException as exc:
             # A rebalance can revoke the partitions mid-batch; the rows are re-scored by the new owner.

@@ -1,0 +1,166 @@
+"""Benchmark `glue score`: latency from a feature row arriving to its prediction acknowledged in Kafka.
+
+Real broker (docker/local-kafka on free ports, or `--bootstrap HOST:PORT`), real model (trained in a
+few seconds through glue.modeling on synthetic features and written as a real artifacts directory).
+A producer publishes feature rows the way featurize does (a batch per second per product set, here
+every 100 ms for many products), `run_score` scores them in a thread, and a reader consumes the
+predictions. Printed:
+
+* score-internal: row received by the scorer -> prediction acknowledged by the broker (p50/p99/max);
+* end to end: feature row produced -> prediction read back by another consumer (an upper bound:
+  it adds a second fetch round trip);
+* throughput on a backlog (rows/s).
+
+    .venv/bin/python -m bench.score [--seconds 20] [--products 20] [--bootstrap 127.0.0.1:9092]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _start_broker(home: Path) -> str:
+    sys.path.insert(0, str(REPO))
+    from tests.helpers import free_port
+
+    port, controller = free_port(), free_port()
+    subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--port", str(port), "--controller-port",
+                    str(controller), "--home", str(home), "--heap", "512m", "--timeout", "120"],
+                   check=True, capture_output=True, text=True)
+    return f"127.0.0.1:{port}"
+
+
+def _stop_broker(home: Path) -> None:
+    subprocess.run([str(REPO / "docker" / "local-kafka"), "down", "--home", str(home)], capture_output=True)
+
+
+def _rows(products: int, second: int, emitted_ns: int, template: dict) -> list[tuple[bytes, bytes]]:
+    out = []
+    for i in range(products):
+        row = dict(template)
+        row["product_id"] = f"P{i:03d}-USD"
+        row["second_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1767225600 + second))
+        row["emitted_at"] = emitted_ns
+        out.append((row["product_id"].encode(), json.dumps(row).encode()))
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    from glue.score import percentile
+
+    return percentile(values, q)
+
+
+def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
+    from confluent_kafka import Consumer, Producer
+
+    from glue import kafka
+    from glue.config import Settings
+    from glue.score import run_score
+    from tests.score_support import feature_frame, feature_messages, train_artifacts
+
+    t0 = time.monotonic()
+    artifacts = train_artifacts(work / "artifacts", seconds=1800)
+    print(f"model trained through glue.modeling in {time.monotonic() - t0:.1f}s -> {artifacts}")
+    tag = str(time.time_ns())
+    settings = Settings().replace({
+        "kafka.bootstrap_servers": bootstrap,
+        "kafka.topic_features": f"bench-features-{tag}",
+        "kafka.topic_predictions": f"bench-predictions-{tag}",
+        "kafka.topic_dlq": f"bench-dlq-{tag}",
+    })
+    ks = settings.kafka
+    kafka.ensure_topics(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
+    # A realistic row (real feature columns and values) as the template for every product.
+    template = json.loads(feature_messages(feature_frame(seconds=400).iloc[[700]])[0][1])
+
+    # The scorer runs as the real command in its own process (as in production: no GIL shared with
+    # this load generator); its final line carries its own latency percentiles.
+    scorer = subprocess.Popen(
+        [sys.executable, "-m", "glue", "--log-level", "WARNING", "score", "--bootstrap", bootstrap,
+         "--topic-in", ks.topic_features, "--topic-out", ks.topic_predictions, "--model", str(artifacts),
+         "--group", f"bench-score-{tag}", "--idle-exit", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    reader = Consumer(kafka.consumer_config(ks, f"bench-read-{tag}", **{"auto.offset.reset": "earliest",
+                                                                       "fetch.wait.max.ms": 10}))
+    reader.subscribe([ks.topic_predictions])
+    producer = Producer(kafka.producer_config(ks, **{"linger.ms": 0}))
+    e2e_ms: list[float] = []
+    sent = 0
+
+    def drain(timeout: float) -> None:
+        for m in reader.consume(1000, timeout):
+            if m.error() is None:
+                v = json.loads(m.value())
+                e2e_ms.append((time.time_ns() - v["feature_emitted_at"]) / 1e6)
+
+    time.sleep(8)  # let the scorer load the model and join its group before timing
+    end = time.monotonic() + seconds
+    second = 0
+    while time.monotonic() < end:
+        tick = time.monotonic()
+        for key, value in _rows(products, second, time.time_ns(), template):
+            producer.produce(ks.topic_features, key=key, value=value)
+        producer.flush(10)
+        sent += products
+        second += 1
+        while time.monotonic() < tick + 0.1:
+            drain(0.01)
+    deadline = time.monotonic() + 15
+    while len(e2e_ms) < sent and time.monotonic() < deadline:
+        drain(0.2)
+    out, _ = scorer.communicate(timeout=60)
+    print(f"steady load: {sent} rows ({products} products every 100 ms, {sent / seconds:.0f} rows/s) "
+          f"for {seconds:.0f}s, scored by `glue score` in its own process")
+    print(f"  score-internal (row received -> prediction acked): {out.strip().split('latency ')[-1]}")
+    print(f"  end to end (row produced -> prediction read back): p50 {_pct(e2e_ms, 50):.2f} ms, "
+          f"p99 {_pct(e2e_ms, 99):.2f} ms ({len(e2e_ms)} of {sent} read)")
+
+    # Throughput on a backlog: 20,000 rows already in the topic, one fresh group.
+    backlog = [kv for s in range(20000 // products) for kv in _rows(products, 100000 + s, time.time_ns(), template)]
+    for key, value in backlog:
+        producer.produce(ks.topic_features, key=key, value=value)
+        producer.poll(0)
+    producer.flush(30)
+    t = time.monotonic()
+    s2 = run_score(settings, model_source=str(artifacts), group_id=f"bench-backlog-{tag}",
+                   max_rows=sent + len(backlog), idle_exit_s=10, progress_interval_s=3600)
+    took = time.monotonic() - t
+    print(f"backlog: {s2.predicted} rows scored in {took:.1f}s = {s2.predicted / took:.0f} rows/s (incl. start-up)")
+    reader.close()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench.score", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--products", type=int, default=20)
+    parser.add_argument("--bootstrap", default=None, help="use this running broker instead of starting one")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="bench-score-"))
+    home = work / "kafka"
+    try:
+        bootstrap = args.bootstrap or _start_broker(home)
+        print(f"broker {bootstrap}")
+        run(bootstrap, args.seconds, args.products, work)
+    finally:
+        if not args.bootstrap:
+            _stop_broker(home)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
