@@ -69,6 +69,7 @@ class FeaturizeStats:
 
     frames: int = 0
     dead_letters: int = 0
+    late: int = 0
     rows: int = 0
     batches: int = 0
     exports: int = 0
@@ -81,11 +82,12 @@ class FeaturizeStats:
     def line(self, elapsed_s: float, label: str = "featurize") -> str:
         rate = self.frames / elapsed_s if elapsed_s > 0 else 0.0
         lag = (time.time_ns() - self.watermark_ns) / 1e9 if self.watermark_ns else float("nan")
-        cost = 1000 * sum(self.batch_s) / len(self.batch_s) if self.batch_s else 0.0
+        busy = sum(self.batch_s)
+        cost = 1000 * busy / len(self.batch_s) if self.batch_s else 0.0
         return (
             f"{label}: {self.frames} frames ({rate:.0f}/s), {self.rows} rows emitted in {self.exports} exports, "
-            f"{self.dead_letters} dead-lettered, {self.batches} batches ({cost:.1f} ms/batch), "
-            f"watermark lag {lag:.1f} s"
+            f"{self.dead_letters} dead-lettered, {self.late} late, "
+            f"{self.batches} batches ({cost:.1f} ms/batch, busy {busy:.2f} s), watermark lag {lag:.1f} s"
         )
 
 
@@ -350,6 +352,12 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
+def publish_snapshot(wh: Any) -> None:
+    from glue.warehouse import publish_snapshot as publish
+
+    publish(wh)
+
+
 class FeaturizeLoop:
     """One consumer-group member: poll -> land -> finalize -> export, with rebalance callbacks."""
 
@@ -470,10 +478,13 @@ class FeaturizeLoop:
         if not coords:
             return 0
         self.dlq.flush()  # dead letters are acknowledged before their offsets are landed
-        self.wh.land(records, coords)
+        landed = self.wh.land(records, coords)
         self.wh.finalize()
         self.exporter.export_pending(self.stats)
-        self.stats.watermark_ns = self.wh.watermark_ns()
+        publish_snapshot(self.wh)  # Parquet parts for `glue sql` while this process holds the file
+        self.stats.watermark_ns = self.wh.watermark_ns() or 0
+        self.stats.late += landed.late
+        window.late += landed.late
         n = sum(r is not None for r in records)
         self.stats.frames += n
         self.stats.batches += 1

@@ -1,0 +1,262 @@
+"""Benchmark of the live loop `glue featurize` (real broker, real DuckDB, real processes).
+
+Prints:
+* **latency** from a frame's receipt (`glue.recv_ns`, stamped when it is produced, paced in real time)
+  to its feature row being visible (committed) in `ticks.features`, p50/p99. The floor is the grid
+  plus the lateness rule: the row for second t is final only once a frame with event time
+  > t + lateness_s arrives, so latency >= (t - event time) + lateness_s, i.e. 2-3 s with the defaults;
+* **throughput**, frames/s of `glue featurize` over a backlog, and its **peak memory** (max RSS);
+* **per-batch cost** of the live loop with a small and a large warehouse (rows already landed).
+
+Run: `.venv/bin/python -m bench.featurize [--bootstrap HOST:PORT] [--frames N] [--large-rows N]`
+(without --bootstrap it starts a throwaway local broker with docker/local-kafka and stops it after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from glue.records import KIND_FRAME, Record, format_rfc3339_ns  # noqa: E402
+from tests.helpers import free_port, unique_name  # noqa: E402
+from tests.integration.featurize_support import PRODUCTS, produce, ticker_stream  # noqa: E402
+
+
+def start_broker(home: Path) -> str:
+    port, controller = free_port(), free_port()
+    subprocess.run(
+        [str(REPO / "docker" / "local-kafka"), "up", "--home", str(home), "--port", str(port),
+         "--controller-port", str(controller), "--heap", "512m", "--timeout", "120", "--python", sys.executable],
+        check=True, capture_output=True, text=True,
+    )
+    return f"127.0.0.1:{port}"
+
+
+def stop_broker(home: Path) -> None:
+    subprocess.run([str(REPO / "docker" / "local-kafka"), "down", "--home", str(home)], capture_output=True)
+
+
+def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, work: Path, name: str, until_idle_s: float,
+                  warehouse: Path | None = None) -> list[str]:
+    return [
+        sys.executable, "-m", "glue", "featurize", "--bootstrap", bootstrap, "--topic-in", topic_in,
+        "--topic-out", topic_out, "--group", unique_name("bench"),
+        "--warehouse", str(warehouse or work / f"{name}.duckdb"), "--parquet", str(work / f"{name}-parquet"),
+        "--until-idle", str(until_idle_s), "--progress-interval", "2",
+    ]
+
+
+def featurize_env(dlq: str, **features: object) -> dict[str, str]:
+    env = {**os.environ, "GLUE_KAFKA__TOPIC_DLQ": dlq, "GLUE_FEATURES__SQL_DIR": str(REPO / "sql")}
+    env.update({f"GLUE_FEATURES__{k.upper()}": str(v) for k, v in features.items()})
+    return env
+
+
+SUMMARY = re.compile(r"featurize: (\d+) frames .*?\(([\d.]+) ms/batch")
+
+
+def run_featurize_process(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
+    """Run one `glue featurize` to completion; its summary, wall time and peak RSS (MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    with open(log, "wb") as fh:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=3600)
+    wall = time.monotonic() - t0
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"glue featurize failed:\n{text[-3000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    m = SUMMARY.findall(text)[-1]
+    busy = re.findall(r"busy ([\d.]+) s", text)
+    return {
+        "frames": int(m[0]), "ms_per_batch": float(m[1]), "wall_s": wall,
+        "busy_s": float(busy[-1]) if busy else float("nan"),
+        "peak_rss_mb": max(peak_kb, before) / 1024,
+    }
+
+
+def bench_throughput(bootstrap: str, work: Path, frames: int) -> dict[str, float]:
+    per_second = 50
+    seconds = max(10, frames // per_second)
+    records = ticker_stream(seconds, seed=1, per_second=per_second)
+    topic_in, topic_out = unique_name("bench-raw"), unique_name("bench-feat")
+    produce(bootstrap, topic_in, records)
+    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, "throughput", until_idle_s=3)
+    out = run_featurize_process(cmd, featurize_env(unique_name("bench-dlq")), work / "throughput.log")
+    out["cmd"] = " ".join(cmd[1:])
+    return out
+
+
+def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float) -> dict[str, float]:
+    """Produce frames paced in real time (event time = receipt time = now); time rows into ticks.features."""
+    from confluent_kafka import Consumer, Producer
+
+    from glue.config import KafkaSettings
+    from glue.kafka import consumer_config, ensure_topics, producer_config
+
+    ks = KafkaSettings(bootstrap_servers=bootstrap)
+    topic_in, topic_out = unique_name("lat-raw"), unique_name("lat-feat")
+    ensure_topics(ks, {topic_in: 6, topic_out: 6})
+    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, "latency", until_idle_s=6)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=featurize_env(unique_name("lat-dlq"), max_batch_frames=500),
+                            stdout=open(work / "latency.log", "wb"), stderr=subprocess.STDOUT)
+    seen: dict[tuple[str, str], int] = {}
+    done = threading.Event()
+
+    def read() -> None:
+        consumer = Consumer(consumer_config(ks, unique_name("lat-read"), **{"fetch.wait.max.ms": 5}))
+        consumer.subscribe([topic_out])
+        while not done.is_set():
+            for m in consumer.consume(1000, 0.05):
+                if m.error() is None:
+                    row = json.loads(m.value())
+                    seen.setdefault((row["product_id"], row["second_at"]), time.time_ns())
+        consumer.close()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(3.0)  # featurize joins its group
+    producer = Producer(producer_config(ks, linger_ms=0))
+    sent: list[tuple[str, int, int]] = []
+    interval = 1.0 / rate_per_s
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        now = time.time_ns()
+        product = PRODUCTS[i % len(PRODUCTS)]
+        px = 100.0 + (i % 17) * 0.01
+        frame = json.dumps({
+            "channel": "ticker", "timestamp": format_rfc3339_ns(now), "sequence_num": i,
+            "events": [{"type": "update", "tickers": [{
+                "type": "ticker", "product_id": product, "price": f"{px:.2f}",
+                "best_bid": f"{px - 0.01:.2f}", "best_bid_quantity": "1.0",
+                "best_ask": f"{px + 0.01:.2f}", "best_ask_quantity": "2.0"}]}],
+        }, separators=(",", ":"))
+        rec = Record(kind=KIND_FRAME, recv_ns=now, conn="bench", iseq=i, frame=frame)
+        producer.produce(topic_in, key=product.encode(), value=rec.kafka_value(), headers=rec.kafka_headers(i))
+        producer.poll(0)
+        sent.append((product, now, now))
+        i += 1
+        time.sleep(max(0.0, start + i * interval - time.monotonic()))
+    producer.flush(10)
+    proc.wait(timeout=120)
+    done.set()
+    reader.join(10)
+    latencies = []
+    for product, event_ns, recv_ns in sent:
+        second = -(-event_ns // 1_000_000_000)
+        key = (product, format_rfc3339_ns(second * 1_000_000_000))
+        if key in seen:
+            latencies.append((seen[key] - recv_ns) / 1e6)
+    latencies.sort()
+    if not latencies:
+        raise SystemExit(f"no feature rows seen; see {work / 'latency.log'}")
+    return {
+        "frames": len(sent), "frames_with_row": len(latencies),
+        "p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "cmd": " ".join(cmd[1:]),
+    }
+
+
+def prefill(warehouse: Path, frames: int, start_ns: int) -> int:
+    """Land `frames` ticker frames (and finalize them) straight into a warehouse; returns their end time."""
+    from glue.config import FeatureSettings
+    from glue.warehouse import Warehouse
+
+    fs = FeatureSettings(sql_dir=str(REPO / "sql"))
+    per_second = 50
+    chunk_s = 2000
+    wh = Warehouse.open(str(warehouse), fs)
+    landed, t, offset = 0, start_ns, 0
+    try:
+        while landed < frames:
+            records = ticker_stream(chunk_s, seed=landed, per_second=per_second, start_ns=t)[: frames - landed]
+            coords = []
+            for r in records:
+                product = json.loads(r.frame)["events"][0]
+                pid = (product.get("tickers") or product.get("trades"))[0]["product_id"]
+                coords.append(("prefill", 0, offset, pid))
+                offset += 1
+            wh.land(records, coords)
+            wh.finalize()
+            for batch in wh.pending_exports():
+                wh.mark_exported(batch.batch_id)
+            landed += len(records)
+            t += chunk_s * 1_000_000_000
+    finally:
+        wh.close()
+    return t
+
+
+def bench_batch_cost(bootstrap: str, work: Path, rows: int, live_frames: int) -> dict[str, float]:
+    from tests.integration.featurize_support import START_NS
+
+    warehouse = work / f"prefill-{rows}.duckdb"
+    t0 = time.monotonic()
+    end_ns = prefill(warehouse, rows, START_NS)
+    fill_s = time.monotonic() - t0
+    records = ticker_stream(max(10, live_frames // 50), seed=99, per_second=50, start_ns=end_ns)
+    topic_in, topic_out = unique_name("cost-raw"), unique_name("cost-feat")
+    produce(bootstrap, topic_in, records)
+    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, f"cost-{rows}", until_idle_s=3, warehouse=warehouse)
+    out = run_featurize_process(cmd, featurize_env(unique_name("cost-dlq"), max_batch_frames=200),
+                                work / f"cost-{rows}.log")
+    out["prefill_s"] = fill_s
+    out["rows"] = rows
+    out["cmd"] = " ".join(cmd[1:])
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.featurize", description=__doc__.split("\n")[0])
+    parser.add_argument("--bootstrap", help="an already running broker (default: start a throwaway one)")
+    parser.add_argument("--frames", type=int, default=100_000, help="backlog size for throughput")
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=200.0, help="live frames/s for the latency run")
+    parser.add_argument("--small-rows", type=int, default=10_000)
+    parser.add_argument("--large-rows", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-featurize-"))
+    home = work / "kafka"
+    bootstrap = args.bootstrap or start_broker(home)
+    try:
+        print(f"work dir {work}; broker {bootstrap}", flush=True)
+        thr = bench_throughput(bootstrap, work, args.frames)
+        rate = thr["frames"] / thr["busy_s"] if thr["busy_s"] == thr["busy_s"] else float("nan")
+        print(f"throughput: {thr['frames']} frames in {thr['busy_s']:.2f} s busy ({rate:,.0f} frames/s), "
+              f"{thr['ms_per_batch']:.1f} ms/batch, wall {thr['wall_s']:.1f} s, peak RSS {thr['peak_rss_mb']:.0f} MB"
+              f"\n  command: glue {thr['cmd'].split(' ', 2)[2]}", flush=True)
+        lat = bench_latency(bootstrap, work, args.latency_seconds, args.rate)
+        print(f"latency recv -> committed in ticks.features: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
+              f"over {lat['frames_with_row']}/{lat['frames']} frames at {args.rate:.0f} frames/s "
+              f"(floor: ceil to the 1 s grid + lateness_s = 2 s)", flush=True)
+        costs = []
+        for rows in (args.small_rows, args.large_rows):
+            c = bench_batch_cost(bootstrap, work, rows, live_frames=20_000)
+            costs.append(c)
+            print(f"per-batch cost with {rows:,} frames already in the warehouse: {c['ms_per_batch']:.1f} ms/batch "
+                  f"(200 frames/batch; prefill {c['prefill_s']:.0f} s), peak RSS {c['peak_rss_mb']:.0f} MB", flush=True)
+        ratio = costs[1]["ms_per_batch"] / costs[0]["ms_per_batch"] if costs[0]["ms_per_batch"] else float("nan")
+        print(f"per-batch cost ratio large/small: {ratio:.2f} (target <= 1.5)")
+        print(f"median of both: {statistics.median(c['ms_per_batch'] for c in costs):.1f} ms/batch")
+    finally:
+        if not args.bootstrap:
+            stop_broker(home)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
