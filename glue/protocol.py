@@ -17,9 +17,10 @@ Extra keys are allowed everywhere (the exchange may add fields). A message with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from glue.records import frame_products, parse_rfc3339_ns
 
@@ -294,18 +295,24 @@ def validate_message(obj: Any) -> list[str]:
     return list(p)
 
 
-def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
-    """Parse and validate one raw frame: `(channel, products, sequence_num or None, problems)`.
+class Inspection(NamedTuple):
+    """One frame, parsed once: what `glue check` needs to count it."""
 
-    `channel` is the envelope's channel (also when unknown), `"error"` for error frames,
-    `"_malformed"` for text that is not a JSON object, `"_no_channel"` for objects without one.
-    """
+    channel: str
+    products: list[str]
+    sequence_num: int | None
+    problems: list[str]
+    event_ns: int | None  # envelope timestamp as epoch ns, when present and valid
+
+
+def inspect_frame(text: str | bytes) -> Inspection:
+    """Parse and validate one raw frame (see `classify`), also returning its event time."""
     try:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        return MALFORMED, [], None, [f"malformed JSON: {exc}"]
+        return Inspection(MALFORMED, [], None, [f"malformed JSON: {exc}"], None)
     if not isinstance(obj, dict):
-        return MALFORMED, [], None, [f"not a JSON object (got {type(obj).__name__})"]
+        return Inspection(MALFORMED, [], None, [f"not a JSON object (got {type(obj).__name__})"], None)
     problems = validate_message(obj)
     if is_error_frame(obj):
         channel = ERROR_CHANNEL
@@ -314,4 +321,18 @@ def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
     else:
         channel = NO_CHANNEL
     seq = obj.get("sequence_num")
-    return channel, frame_products(obj), seq if _is_int(seq) else None, problems
+    event_ns = None
+    if isinstance(obj.get("timestamp"), str):
+        with contextlib.suppress(ValueError):  # already reported by validate_message
+            event_ns = parse_rfc3339_ns(obj["timestamp"])
+    return Inspection(channel, frame_products(obj), seq if _is_int(seq) else None, problems, event_ns)
+
+
+def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
+    """Parse and validate one raw frame: `(channel, products, sequence_num or None, problems)`.
+
+    `channel` is the envelope's channel (also when unknown), `"error"` for error frames,
+    `"_malformed"` for text that is not a JSON object, `"_no_channel"` for objects without one.
+    """
+    found = inspect_frame(text)
+    return found.channel, found.products, found.sequence_num, found.problems
