@@ -1,0 +1,128 @@
+"""`glue ingest` against the fake exchange and the real broker: a clean run and every fault."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.helpers import unique_name
+from tests.integration.ingest_support import (
+    ExchangeThread,
+    archive_records,
+    assert_kafka_matches_archive,
+    assert_sent_equals_archived,
+    ingest_settings,
+    markers,
+    read_topic,
+    run_ingest_until,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def _conn_frames(ex: ExchangeThread, conn: int) -> int:
+    return len(ex.server.sent.get(conn, ())) if ex.server else 0
+
+
+def test_clean_run_everything_sent_is_in_kafka_and_archive_once(kafka_bootstrap, tmp_path):
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
+        summary = run_ingest_until(settings, lambda: _conn_frames(ex, 1) >= 3000)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert summary.connections == 1 and summary.seq_gaps == 0 and summary.bad_frames == 0
+    assert summary.kafka_acked == summary.kafka_produced and summary.kafka_spool_pending == 0
+    messages = read_topic(kafka_bootstrap, topic, summary.kafka_acked)
+    assert len(messages) == summary.kafka_acked
+    assert_kafka_matches_archive(messages, records)
+    # frames are stored unchanged; keys follow the products
+    keys = {key for _p, _o, key, _v, _h in messages}
+    assert {"BTC-USD", "ETH-USD", "_control"} <= keys
+
+
+# fault -> (what the summary must show, frames lost in flight allowed)
+FAULTS = {
+    "drop:300:1000": (lambda s: s.reconnects >= 1 and s.close_codes.get("1000", 0) >= 1, 0),
+    "drop:300:1011": (lambda s: s.reconnects >= 1 and s.close_codes.get("1011", 0) >= 1, 0),
+    "drop:300:reset": (lambda s: s.reconnects >= 1 and s.disconnect_gaps >= 1, 10_000),
+    "stall:300:3:silence": (lambda s: s.watchdog_fired >= 1 and s.reconnects >= 1, 0),
+    "stall:300:2:heartbeats": (lambda s: s.seq_gaps == 0, 0),
+    "skip_seq:300:5": (lambda s: s.seq_gaps == 1 and s.missing_messages == 5, 0),
+    "duplicate:300": (lambda s: s.duplicates == 1, 0),
+    "reorder:300": (lambda s: s.out_of_order == 1, 0),
+    "malformed:300": (lambda s: s.bad_frames == 1, 0),
+    "unknown_channel:300": (lambda s: s.unknown_channel == 1, 0),
+    "error_frame:300": (lambda s: s.error_frames == 1, 0),
+    "oversize_snapshot:5": (lambda s: s.bytes_received > 10_000_000, 0),
+    "slow_send:2": (lambda s: s.frames > 100, 0),
+}
+RECONNECTING = {"drop:300:1000", "drop:300:1011", "drop:300:reset", "stall:300:3:silence"}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_survived_marked_and_nothing_delivered_is_lost(fault, kafka_bootstrap, tmp_path):
+    check, allow_tail_loss = FAULTS[fault]
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(faults=[fault], speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic, watchdog_s=1.5)
+        if fault in RECONNECTING:
+            def done():
+                return _conn_frames(ex, 2) >= 200
+        elif fault.startswith("stall"):
+            started = time.monotonic()
+
+            def done():
+                return time.monotonic() - started > 4 and _conn_frames(ex, 1) >= 600
+        elif fault.startswith(("oversize", "slow")):
+            started = time.monotonic()
+
+            def done():
+                return time.monotonic() - started > 3
+        else:
+            def done():
+                return _conn_frames(ex, 1) >= 600
+        summary = run_ingest_until(settings, done, timeout_s=40)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert check(summary), "\n".join(summary.lines())
+    assert_sent_equals_archived(sent, records, allow_tail_loss=allow_tail_loss)
+    if fault in RECONNECTING:
+        # resubscribed: the new connection got the subscriptions ack and snapshots again
+        subscribed = markers(records, "subscribed")
+        assert len(subscribed) >= 2
+        gaps = markers(records, "data_gap")
+        assert any(g["reason"] in ("disconnect", "watchdog") for g in gaps)
+        assert all(g["from_ns"] <= g["to_ns"] and g["products"] == ["BTC-USD", "ETH-USD"] for g in gaps)
+    if fault.startswith("skip_seq"):
+        gap = markers(records, "data_gap")[0]
+        assert gap["reason"] == "seq_gap" and gap["detail"]["missing"] == 5 and gap["from_ns"] <= gap["to_ns"]
+    messages = read_topic(kafka_bootstrap, topic, summary.kafka_acked)
+    assert summary.kafka_acked == summary.kafka_produced
+    assert_kafka_matches_archive(messages, records)
+
+
+def test_handshake_failures_and_refused_connections_are_retried(tmp_path):
+    # Nothing listens on the port at first: every attempt fails, with backoff, and the run still stops cleanly.
+    from tests.helpers import free_port
+
+    port = free_port()
+    settings = ingest_settings(f"ws://127.0.0.1:{port}", tmp_path)
+    started = time.monotonic()
+    summary = run_ingest_until(settings, lambda: time.monotonic() - started > 2.0, kafka_enabled=False)
+    assert summary.connect_failures >= 3 and summary.connections == 0
+
+
+def test_http_429_rejections_are_retried(tmp_path):
+    # every connection is closed after 20 data messages; reconnects beyond 1/s are answered HTTP 429
+    with ExchangeThread(faults=["reject_rate:1", "drop:20:1000@*"], speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path)
+        summary = run_ingest_until(settings, lambda: ex.server.connections >= 3, kafka_enabled=False)
+        sent = ex.sent()
+    assert summary.connect_failures >= 1 and summary.connections >= 3
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert all(json.loads(r.frame) for r in records if r.kind == "frame")
