@@ -8,7 +8,7 @@ Public API (used by `glue featurize`, `glue replay`, `glue sql`, training and te
   `coords[i] = (topic, partition, offset[, key])` or None (replay); `records[i]` may be None (dead letter:
   only its offset is stored).
 * `wh.finalize() -> pyarrow.Table`: the feature rows of the seconds that became final (watermark rule:
-  second t of a product is final once max landed event time of that product - lateness_s >= t), recorded
+  second t of a product is final once max landed event time of that product - lateness_s > t), recorded
   with an export batch in ONE transaction; cost bounded by the 300-s look-back, not by history.
 * `wh.pending_exports() -> list[ExportBatch]`, `wh.mark_exported(batch_id)`: the export watermark.
 * `wh.committed_offsets() -> {(topic, partition): next_offset}`, `wh.watermark_ns()`, `wh.close()`.

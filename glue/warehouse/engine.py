@@ -200,13 +200,14 @@ class Warehouse:
     def final_ranges(self) -> dict[str, tuple[int, int]]:
         """Per product, the seconds [from_s, to_s] that are final now but not yet materialised.
 
-        Second t is final when t * 1e9 <= max_event_ns - lateness_ns (the product's watermark).
+        Second t is final when t * 1e9 < max_event_ns - lateness_ns (the product's watermark W): every
+        frame still to come for it has event time >= W (earlier ones are late), so it lands after t.
         """
         ranges = {}
         for pid, st in sorted(self.states.items()):
             if st.max_event_ns is None or st.min_accepted_event_ns is None:
                 continue
-            to_s = (st.max_event_ns - self.lateness_ns) // NS
+            to_s = (st.max_event_ns - self.lateness_ns - 1) // NS
             from_s = st.last_final_s + 1 if st.last_final_s is not None else -(-st.min_accepted_event_ns // NS)
             if to_s >= from_s:
                 ranges[pid] = (from_s, to_s)

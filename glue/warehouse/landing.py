@@ -6,7 +6,7 @@ decided exactly once, at landing, identically in live and replay:
 * `event_ns`: the envelope `timestamp`, parsed by `glue.records.parse_rfc3339_ns` (the one parser);
   a frame without a usable timestamp (or outside 2000-2100) gets NULL and never reaches the grid.
 * `arrival_wm_ns`: the product's watermark just before the row arrived, `max(event_ns of the product's
-  earlier rows) - lateness_ns`. A frame with `event_ns <= arrival_wm_ns` is *late* and is excluded by
+  earlier rows) - lateness_ns`. A frame with `event_ns < arrival_wm_ns` is *late* and is excluded by
   the staging views; a data_gap marker cannot reach back before it.
 
 Per product, Kafka partition order equals archive order, so this is the same for any cut of the stream
@@ -177,7 +177,7 @@ def _frame_watermark(pk: str, event_ns: int | None, states: dict[str, ProductSta
     if event_ns is None:
         batch.n_no_time += 1
         return wm
-    if wm is not None and event_ns <= wm:
+    if wm is not None and event_ns < wm:
         batch.n_late += 1
     else:
         if st.min_accepted_event_ns is None or event_ns < st.min_accepted_event_ns:

@@ -5,7 +5,7 @@
 --   event_ns       envelope `timestamp` parsed exactly by glue.records.parse_rfc3339_ns (NULL if absent)
 --   arrival_wm_ns  the product's watermark just before this row arrived:
 --                  max(event_ns of earlier rows of the same product_key) - lateness_ns (NULL if none)
--- A frame is LATE when event_ns <= arrival_wm_ns; stg_* drop late frames (see docs/feature_spec.md).
+-- A frame is LATE when event_ns < arrival_wm_ns; stg_* drop late frames (see docs/feature_spec.md).
 -- =====================================================================================================
 
 -- raw_frames

@@ -3,7 +3,7 @@
 -- Each stg_* is a table macro over an event-time range (lo_ns, hi_ns] (the incremental engine passes the
 -- bounded range it needs, so its cost does not grow with history) plus a view over all history.
 -- Rules, identical in live and replay because they depend only on data and per-product arrival order:
---   late        a frame with event_ns <= arrival_wm_ns is dropped (counted by the engine's stats);
+--   late        a frame with event_ns < arrival_wm_ns is dropped (counted by the engine's stats);
 --   duplicate   frames with the same (product_key, conn, sequence_num, event_ns) are one frame: the first
 --               landed is kept;
 --   out of order events are ordered by (event_ns, land_seq, position in the frame), never by arrival.
@@ -22,7 +22,7 @@ WITH landed AS (
     WHERE event_ns > lo_ns
       AND event_ns <= hi_ns
       AND product_key <> '_control'
-      AND (arrival_wm_ns IS NULL OR event_ns > arrival_wm_ns)
+      AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns)
 ),
 parsed AS (
     SELECT
@@ -110,7 +110,7 @@ WITH landed AS (
     WHERE event_ns > lo_ns - 600000000000
       AND event_ns <= hi_ns
       AND product_key <> '_control'
-      AND (arrival_wm_ns IS NULL OR event_ns > arrival_wm_ns)
+      AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns)
 ),
 parsed AS (
     SELECT

@@ -1,0 +1,159 @@
+"""YAML fixture tests for the SQL views (in-memory DuckDB, the real engine).
+
+A fixture file `sql/tests/<version>/<view>.yml` holds small cases:
+
+    view: int_grid_1s
+    cases:
+      - name: last mid carried forward
+        lateness_s: 0                      # default 0 in fixtures
+        records:                           # landed in this order through Warehouse.land
+          - {ticker: BTC-USD, at: "2026-01-01T00:00:00.4Z", bid: "100", ask: "102", seq: 1}
+          - {trades: BTC-USD, at: "...", items: [["1", "101", "0.5"]], seq: 2}
+          - {gap: [BTC-USD], from: "...", to: "..."}
+          - {l2: BTC-USD, at: "...", seq: 3}   # only moves the product's event time (the watermark)
+          - {raw: '<frame text>', at_recv_ns: 0}   # a frame as-is (malformed, unknown channel, ...)
+        batches: [2, 1]                    # optional cut sizes: land+finalize after each (default: one batch)
+        tau: {BTC-USD: 2.0, default: 1.0}  # optional cfg_label_tau rows
+        query: SELECT second_at, mid_price FROM int_grid_1s ORDER BY 1   # default: SELECT * FROM <view>
+        expect:                            # rows of the query; only the listed columns are compared
+          - {second_at: "2026-01-01 00:00:01", mid_price: 101.0}
+
+Timestamps compare as text (`YYYY-MM-DD HH:MM:SS`), decimals and doubles as numbers (relative 1e-9).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glue.config import FeatureSettings
+from glue.records import KIND_FRAME, Record
+from glue.warehouse import fixtures as fx
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    view: str
+    name: str
+    spec: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{Path(self.file).stem}::{self.name}"
+
+
+def load_cases(tests_dir: str | Path) -> list[Case]:
+    cases = []
+    for path in sorted(Path(tests_dir).glob("*.yml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for spec in doc.get("cases") or []:
+            cases.append(Case(str(path), doc["view"], spec["name"], spec))
+    return cases
+
+
+def build_records(items: list[dict[str, Any]]) -> list[Record]:
+    out: list[Record] = []
+    for i, it in enumerate(items):
+        seq = it.get("seq", i)
+        conn = it.get("conn", "c1")
+        if "ticker" in it:
+            out.append(fx.ticker(it["ticker"], it["at"], _s(it.get("bid")), _s(it.get("ask")), seq=seq, conn=conn,
+                                 price=_s(it.get("price")), bid_qty=_s(it.get("bid_qty", "1")),
+                                 ask_qty=_s(it.get("ask_qty", "1")), iseq=i))
+        elif "trades" in it:
+            out.append(fx.trades(it["trades"], it["at"], [tuple(map(str, t)) for t in it["items"]], seq=seq,
+                                 conn=conn))
+        elif "gap" in it:
+            out.append(fx.gap(list(it["gap"]), it["from"], it["to"], iseq=i, conn=conn))
+        elif "l2" in it:
+            out.append(fx.l2(it["l2"], it["at"], seq=seq, conn=conn))
+        elif "series" in it:
+            out.extend(_series(it, len(out)))
+        elif "raw" in it:
+            out.append(Record(kind=KIND_FRAME, recv_ns=int(it.get("recv_ns", 0)), conn=conn, iseq=i, frame=it["raw"]))
+        else:
+            raise ValueError(f"unknown fixture record {it}")
+    return out
+
+
+def _series(it: dict[str, Any], first_iseq: int) -> list[Record]:
+    """`{series: P, start: at, count: n, mids: [..] (cycled), step_ms: 1000, half_spread: 1, seq: s0}`."""
+    mids = [Decimal(str(m)) for m in it["mids"]]
+    count = int(it.get("count", len(mids)))
+    half = Decimal(str(it.get("half_spread", 1)))
+    step_ns = int(it.get("step_ms", 1000)) * 1_000_000
+    start = fx._ns(it["start"])
+    seq0 = int(it.get("seq", 1000))
+    out = []
+    for k in range(count):
+        mid = mids[k % len(mids)]
+        out.append(fx.ticker(it["series"], start + k * step_ns, str(mid - half), str(mid + half), seq=seq0 + k,
+                             conn=it.get("conn", "c1"), bid_qty=str(it.get("bid_qty", 1)),
+                             ask_qty=str(it.get("ask_qty", 1)), iseq=first_iseq + k))
+    return out
+
+
+def _s(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def run_case(case: Case, sql_dir: str = "sql") -> list[dict[str, Any]]:
+    """Land the case's records through the real engine, run its query; return the result rows."""
+    from glue.warehouse import Warehouse
+
+    spec = case.spec
+    settings = FeatureSettings(sql_dir=sql_dir, lateness_s=int(spec.get("lateness_s", 0)))
+    records = build_records(spec.get("records") or [])
+    with Warehouse.open(":memory:", settings) as wh:
+        for product, tau in (spec.get("tau") or {}).items():
+            wh.set_tau(float(tau), None if product == "default" else product)
+        cuts = list(spec.get("batches") or [len(records)])
+        start = 0
+        for size in cuts:
+            wh.land(records[start:start + size])
+            wh.finalize()
+            start += size
+        if start < len(records):
+            wh.land(records[start:])
+            wh.finalize()
+        query = spec.get("query") or f"SELECT * FROM {case.view}"
+        rel = wh.con.sql(query)
+        cols = rel.columns
+        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def compare(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> list[str]:
+    """Differences as readable lines (empty = equal)."""
+    problems = []
+    if len(expected) != len(actual):
+        problems.append(f"expected {len(expected)} rows, got {len(actual)}: {actual}")
+        return problems
+    for i, (exp_row, act_row) in enumerate(zip(expected, actual, strict=True)):
+        for col, want in exp_row.items():
+            if col not in act_row:
+                problems.append(f"row {i}: no column {col}")
+                continue
+            got = act_row[col]
+            if not _equal(want, got):
+                problems.append(f"row {i} {col}: expected {want!r}, got {got!r}")
+    return problems
+
+
+def _equal(want: Any, got: Any) -> bool:
+    if want is None or got is None:
+        return want is None and got is None
+    if isinstance(want, bool) or isinstance(got, bool):
+        return want == got
+    if isinstance(got, (int, float, Decimal)) and isinstance(want, (int, float, str)):
+        try:
+            w, g = float(want), float(got)
+        except ValueError:
+            return False
+        return math.isclose(w, g, rel_tol=1e-9, abs_tol=1e-12)
+    return str(want) == str(got)
