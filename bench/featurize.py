@@ -61,7 +61,8 @@ def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, work: Path, nam
 
 
 def featurize_env(dlq: str, **features: object) -> dict[str, str]:
-    env = {**os.environ, "GLUE_KAFKA__TOPIC_DLQ": dlq, "GLUE_FEATURES__SQL_DIR": str(REPO / "sql")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLUE_TEST")}
+    env.update({"GLUE_KAFKA__TOPIC_DLQ": dlq, "GLUE_FEATURES__SQL_DIR": str(REPO / "sql")})
     env.update({f"GLUE_FEATURES__{k.upper()}": str(v) for k, v in features.items()})
     return env
 

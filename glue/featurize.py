@@ -61,6 +61,7 @@ class FeaturizeJob:
     max_seconds: float = 0.0  # 0 = no limit
     until_idle_s: float = 0.0  # 0 = run until stopped
     progress_interval_s: float = 5.0
+    crash_at: str = ""  # test hook only, see CrashHook
 
 
 @dataclass
@@ -78,6 +79,7 @@ class FeaturizeStats:
     watermark_ns: int = 0
     elapsed_s: float = 0.0
     batch_s: list[float] = field(default_factory=list, repr=False)
+    phase_s: dict[str, float] = field(default_factory=dict)  # land/finalize/export/snapshot, summed
 
     def line(self, elapsed_s: float, label: str = "featurize") -> str:
         rate = self.frames / elapsed_s if elapsed_s > 0 else 0.0
@@ -200,7 +202,8 @@ class KafkaSink:
         # Fences any zombie with the same id and aborts a transaction a crashed run left open.
         self.producer.init_transactions(TXN_TIMEOUT_S)
 
-    def publish(self, messages: list[tuple[bytes, bytes]], offsets: list[Any], group_metadata: Any) -> None:
+    def publish(self, messages: list[tuple[bytes, bytes]], offsets: list[Any], group_metadata: Any,
+                crash: CrashHook | None = None) -> None:
         """Rows and consumer offsets in one transaction: both become visible together or not at all."""
         from confluent_kafka import KafkaException
 
@@ -208,6 +211,9 @@ class KafkaSink:
         try:
             for key, value in messages:
                 self._produce(key, value)
+            if crash is not None:
+                self.producer.flush(TXN_TIMEOUT_S)  # the rows are on the broker, uncommitted
+                crash("produced")
             self.producer.send_offsets_to_transaction(offsets, group_metadata, TXN_TIMEOUT_S)
             self.producer.commit_transaction(TXN_TIMEOUT_S)
         except KafkaException:
@@ -262,6 +268,30 @@ class DeadLetters:
 # The commit order
 
 
+class CrashHook:
+    """Test hook for the kill -9 tests: `point:N` SIGKILLs this process the N-th time it passes `point`.
+
+    Points, in commit order: `landed`, `finalized`, `parquet`, `produced` (rows sent, Kafka
+    transaction open), `kafka` (transaction committed, DuckDB not yet marked). Empty spec = never.
+    """
+
+    POINTS = ("landed", "finalized", "parquet", "produced", "kafka")
+
+    def __init__(self, spec: str = "") -> None:
+        self.point, _, n = spec.partition(":")
+        if self.point and self.point not in self.POINTS:
+            raise GlueError(f"unknown crash point '{self.point}'", f"use one of {', '.join(self.POINTS)}")
+        self.left = int(n or 1)
+
+    def __call__(self, point: str) -> None:
+        if point == self.point:
+            self.left -= 1
+            if self.left <= 0:
+                log.warning("featurize: crash point %s reached, killing this process (test hook)", point)
+                logging.shutdown()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
 def part_name(batch: Any) -> str:
     """Deterministic part file name of an export batch (fixed when the batch is recorded)."""
     return f"part-{batch.first_partition:03d}-{batch.first_offset:012d}.parquet"
@@ -270,12 +300,14 @@ def part_name(batch: Any) -> str:
 class Exporter:
     """Moves pending export batches from DuckDB to Parquet and Kafka, then marks them exported."""
 
-    def __init__(self, wh: Any, parquet: ParquetSink, kafka_sink: KafkaSink, consumer: Any, topic_in: str) -> None:
+    def __init__(self, wh: Any, parquet: ParquetSink, kafka_sink: KafkaSink, consumer: Any, topic_in: str,
+                 crash: CrashHook) -> None:
         self.wh = wh
         self.parquet = parquet
         self.kafka = kafka_sink
         self.consumer = consumer
         self.topic_in = topic_in
+        self.crash = crash
 
     def export_pending(self, stats: FeaturizeStats, recovering: bool = False) -> None:
         batches = self.wh.pending_exports()
@@ -285,6 +317,7 @@ class Exporter:
         for batch in batches:
             table = batch.rows
             self.parquet.write(part_name(batch), table)
+            self.crash("parquet")
             if self._already_in_kafka(batch, in_kafka):
                 stats.skipped_in_kafka += 1
                 log.info("featurize: export batch %s already in Kafka; marking it exported", batch.batch_id)
@@ -293,7 +326,9 @@ class Exporter:
                     feature_messages(table, time.time_ns()),
                     self._offsets(batch),
                     self.consumer.consumer_group_metadata(),
+                    self.crash,
                 )
+            self.crash("kafka")
             self.wh.mark_exported(batch.batch_id)
             stats.exports += 1
             stats.rows += table.num_rows
@@ -325,8 +360,11 @@ class Exporter:
 # The consumer loop
 
 
-def transactional_id(group_id: str, warehouse: Path) -> str:
-    """Stable per (group, warehouse file): a restarted instance fences its own predecessor."""
+def instance_id(group_id: str, warehouse: Path) -> str:
+    """Stable per (group, warehouse file): the transactional id and the static group member id.
+
+    A restarted instance fences its own predecessor's producer and takes over its group slot.
+    """
     digest = hashlib.sha1(str(Path(warehouse).resolve()).encode()).hexdigest()[:12]
     return f"glue-featurize-{group_id}-{digest}"
 
@@ -350,6 +388,19 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+class _PhaseClock:
+    """Adds the time since the previous lap to `totals[name]` (where a batch spends its time)."""
+
+    def __init__(self, totals: dict[str, float]) -> None:
+        self.totals = totals
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.totals[name] = self.totals.get(name, 0.0) + now - self.t
+        self.t = now
 
 
 def publish_snapshot(wh: Any) -> None:
@@ -381,12 +432,19 @@ class FeaturizeLoop:
                     "auto.offset.reset": "earliest",
                     "isolation.level": "read_committed",
                     "fetch.wait.max.ms": 50,
+                    # Static membership: a restarted instance (same group + warehouse) takes its own
+                    # partitions back at once instead of waiting for its dead predecessor to time out.
+                    "group.instance.id": instance_id(job.group_id, job.warehouse),
+                    "session.timeout.ms": 10_000,
                 },
             )
         )
-        self.kafka_sink = KafkaSink(ks, job.topic_out, transactional_id(job.group_id, job.warehouse))
+        self.kafka_sink = KafkaSink(ks, job.topic_out, instance_id(job.group_id, job.warehouse))
         self.dlq = DeadLetters(ks, ks.topic_dlq)
-        self.exporter = Exporter(wh, ParquetSink(job.parquet_dir), self.kafka_sink, self.consumer, job.topic_in)
+        self.crash = CrashHook(job.crash_at)
+        self.exporter = Exporter(
+            wh, ParquetSink(job.parquet_dir), self.kafka_sink, self.consumer, job.topic_in, self.crash
+        )
         self.stats = FeaturizeStats()
         self.assigned: list[int] = []
         self._needs_recovery = True
@@ -444,6 +502,8 @@ class FeaturizeLoop:
                     log.info("%s", window.line(now - last_progress, "featurize: last interval"))
                     window = FeaturizeStats()
                     last_progress = now
+                if not self.assigned:
+                    last_input = now  # joining the group or rebalancing is not idleness
                 if job.until_idle_s and now - last_input >= job.until_idle_s:
                     log.info("featurize: no input for %.1f s, stopping", job.until_idle_s)
                     break
@@ -454,6 +514,7 @@ class FeaturizeLoop:
             self.close()
             self.stats.elapsed_s = time.monotonic() - started
             log.info("%s", self.stats.line(self.stats.elapsed_s))
+            log.info("featurize: time per phase %s", {k: round(v, 2) for k, v in self.stats.phase_s.items()})
         return self.stats
 
     def process(self, msgs: list[Any], window: FeaturizeStats) -> int:
@@ -477,11 +538,18 @@ class FeaturizeLoop:
             coords.append((msg.topic(), msg.partition(), msg.offset(), key.decode("utf-8", "replace") if key else None))
         if not coords:
             return 0
+        clock = _PhaseClock(self.stats.phase_s)
         self.dlq.flush()  # dead letters are acknowledged before their offsets are landed
         landed = self.wh.land(records, coords)
+        self.crash("landed")
+        clock.lap("land")
         self.wh.finalize()
+        self.crash("finalized")
+        clock.lap("finalize")
         self.exporter.export_pending(self.stats)
+        clock.lap("export")
         publish_snapshot(self.wh)  # Parquet parts for `glue sql` while this process holds the file
+        clock.lap("snapshot")
         self.stats.watermark_ns = self.wh.watermark_ns() or 0
         self.stats.late += landed.late
         window.late += landed.late

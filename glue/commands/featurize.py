@@ -23,9 +23,10 @@ import click
 @click.option("--until-idle", type=float, default=0.0, show_default=True,
               help="Stop after S seconds without input (0 = run until stopped).")
 @click.option("--progress-interval", type=float, default=5.0, show_default=True, help="Seconds between progress lines.")
+@click.option("--crash-at", default="", hidden=True, help="Test hook: POINT:N kills the process (see CrashHook).")
 @click.pass_obj
 def command(obj, topic_in, topic_out, parquet, warehouse, group, bootstrap, max_seconds, until_idle,
-            progress_interval) -> None:
+            progress_interval, crash_at) -> None:
     """Consume ticks.raw into DuckDB and publish final feature rows.
 
     A consumer-group member: per micro-batch it lands the records and their Kafka offsets in one
@@ -59,6 +60,7 @@ def command(obj, topic_in, topic_out, parquet, warehouse, group, bootstrap, max_
         max_seconds=max_seconds,
         until_idle_s=until_idle,
         progress_interval_s=progress_interval,
+        crash_at=crash_at,
     )
     stats = run_featurize(settings, job)
     click.echo(stats.line(stats.elapsed_s))

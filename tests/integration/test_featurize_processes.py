@@ -5,6 +5,7 @@ Both compare against `glue replay` / a single in-process instance of the same re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,9 @@ from tests.integration.featurize_support import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
+# Eight products spread over the six partitions of the raw topic (murmur2), so both members get some.
+GROUP_PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD")
+
 
 def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, group: str, tmp: Path, name: str,
                   until_idle_s: float) -> list[str]:
@@ -44,8 +48,9 @@ def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, group: str, tmp
 
 
 def featurize_env(dlq: str, batch_frames: int) -> dict[str, str]:
+    # GLUE_TEST_BOOTSTRAP (the fixture's) would read as an unknown setting in the child.
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("GLUE_TEST")},
         "GLUE_KAFKA__TOPIC_DLQ": dlq,
         "GLUE_FEATURES__MAX_BATCH_FRAMES": str(batch_frames),
         "GLUE_FEATURES__SQL_DIR": str(REPO_ROOT / "sql"),
@@ -61,19 +66,33 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, u
     rng = random.Random(20260101)
     log_path = tmp_path / "featurize.log"
     rows_after_kill = []
+    parts_dir = tmp_path / "features-k"
     with open(log_path, "ab") as log:
-        for _ in range(5):
+        # First at each step of the commit order (deterministic), on the 3rd batch of each run ...
+        for point in ("landed", "finalized", "parquet", "produced", "kafka"):
+            killed = subprocess.run([*cmd, "--crash-at", f"{point}:3"], cwd=REPO_ROOT, env=env, stdout=log,
+                                    stderr=log, timeout=120)
+            assert killed.returncode == -9, (point, log_path.read_text()[-3000:])
+        # ... then from outside, at random moments.
+        for _ in range(3):
+            before = len(list(parts_dir.glob("*.parquet")))
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
-            time.sleep(rng.uniform(2.0, 4.5))  # start-up takes about 1.5 s; the rest is mid-stream
+            # Kill mid-stream: once this run has exported something, at a random moment after.
+            deadline = time.monotonic() + 60
+            while len(list(parts_dir.glob("*.parquet"))) == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
             proc.kill()  # SIGKILL: no handler, no flush
             proc.wait()
-            parts = read_parquet_dir(tmp_path / "features-k")
+            parts = read_parquet_dir(parts_dir)
             rows_after_kill.append(0 if parts is None else parts.num_rows)
         final = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=log, timeout=300)
     assert final.returncode == 0, log_path.read_text()[-3000:]
 
     live = read_parquet_dir(tmp_path / "features-k")
     assert rows_after_kill[-1] < live.num_rows, "the kills should land mid-stream"
+    text = log_path.read_text()
+    assert "already in Kafka" in text, "the restart after the `kafka` crash must not re-send that batch"
     assert max(key_counts(live).values()) == 1
     settings = settings_for(kafka_bootstrap, dlq=dlq)
     assert_tables_bitwise_equal(live, replay_table(records, tmp_path / "replay", settings))
@@ -81,23 +100,45 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, u
     sent = [json.loads(m.value()) for m in consume_all(kafka_bootstrap, topic_out)]
     keys = [(r["product_id"], r["second_at"]) for r in sent]
     assert len(keys) == len(set(keys)) == live.num_rows
-    assert not list(tmp_path.joinpath("features-k").glob("*.parquet.tmp")) or True  # temp files are hidden
 
 
 def _assigned(log_text: str) -> list[int] | None:
+    """The partitions a featurize process owns now, from its log (None while joining/rebalancing)."""
     found = re.findall(r"assigned \S+ partitions \[([0-9, ]*)\]", log_text)
     if not found:
         return None
-    last = found[-1]
     revoked_after = log_text.rfind("revoked partitions") > log_text.rfind("assigned ")
-    return None if revoked_after else [int(p) for p in last.split(",") if p.strip()]
+    return None if revoked_after else [int(p) for p in found[-1].split(",") if p.strip()]
+
+
+def _run_pair(procs: dict, logs: dict, bootstrap: str, topic_in: str, records: list) -> dict:
+    """Wait until the two members split the partitions, produce the stream, wait for both to finish."""
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            owned = {name: _assigned(path.read_text()) for name, path in logs.items()}
+            if all(owned.values()) and sorted(owned["a"] + owned["b"]) == list(range(6)):
+                break
+            assert time.monotonic() < deadline, {n: p.read_text()[-2000:] for n, p in logs.items()}
+            time.sleep(0.2)
+        produce(bootstrap, topic_in, records)
+        for name, proc in procs.items():
+            assert proc.wait(timeout=300) == 0, logs[name].read_text()[-3000:]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return owned
 
 
 def test_two_instances_in_one_group_union_equals_one_instance(kafka_bootstrap, unique_name, tmp_path):
+    import pyarrow as pa
+
     from glue.config import KafkaSettings
     from glue.kafka import ensure_topics
 
-    records = ticker_stream(120, seed=33)
+    records = ticker_stream(120, seed=33, products=GROUP_PRODUCTS)
     dlq = unique_name("dlq")
     # The reference: one in-process instance over its own copy of the stream.
     ref_in, ref_out = unique_name("raw"), unique_name("feat")
@@ -112,38 +153,23 @@ def test_two_instances_in_one_group_union_equals_one_instance(kafka_bootstrap, u
     ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), {topic_in: 6, topic_out: 6})
     env = featurize_env(dlq, batch_frames=50)
     logs = {name: tmp_path / f"{name}.log" for name in ("a", "b")}
-    procs = {
-        name: subprocess.Popen(
-            featurize_cmd(kafka_bootstrap, topic_in, topic_out, group, tmp_path, name, until_idle_s=15),
-            cwd=REPO_ROOT, env=env, stdout=open(logs[name], "wb"), stderr=subprocess.STDOUT,
-        )
-        for name in logs
-    }
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            owned = {name: _assigned(path.read_text()) for name, path in logs.items()}
-            if all(owned.values()) and sorted(owned["a"] + owned["b"]) == list(range(6)):
-                break
-            assert time.monotonic() < deadline, {n: p.read_text()[-2000:] for n, p in logs.items()}
-            time.sleep(0.2)
-        produce(kafka_bootstrap, topic_in, records)
-        for name, proc in procs.items():
-            assert proc.wait(timeout=300) == 0, logs[name].read_text()[-3000:]
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with contextlib.ExitStack() as files:
+        procs = {
+            name: subprocess.Popen(
+                featurize_cmd(kafka_bootstrap, topic_in, topic_out, group, tmp_path, name, until_idle_s=15),
+                cwd=REPO_ROOT, env=env, stdout=files.enter_context(open(logs[name], "wb")),
+                stderr=subprocess.STDOUT,
+            )
+            for name in logs
+        }
+        owned = _run_pair(procs, logs, kafka_bootstrap, topic_in, records)
 
     assert owned["a"] and owned["b"] and not set(owned["a"]) & set(owned["b"])
     part_a, part_b = read_parquet_dir(tmp_path / "features-a"), read_parquet_dir(tmp_path / "features-b")
-    assert part_a is not None and part_b is not None
+    assert part_a is not None and part_b is not None, "both members should own products"
     products_a = set(part_a.column("product_id").to_pylist())
     products_b = set(part_b.column("product_id").to_pylist())
     assert not products_a & products_b, "each product belongs to one partition, hence one instance"
-    import pyarrow as pa
-
     union = pa.concat_tables([part_a, part_b]).sort_by([("product_id", "ascending"), ("second_at", "ascending")])
     assert_tables_bitwise_equal(union, reference)
     assert len(consume_all(kafka_bootstrap, topic_out)) == union.num_rows
