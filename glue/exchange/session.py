@@ -1,0 +1,244 @@
+"""One client's protocol state: subscriptions, snapshots, acks, and rendering events to frames.
+
+Owns the rules of 1.2-1.5 of the fact sheet: one channel per subscribe, unknown channels and bad
+messages answered with `{"type":"error","message":"authentication failure"}` (connection stays open),
+one snapshot message per product then the cumulative `subscriptions` ack (or the ack first), product
+aliasing `X-USDC` -> `X-USD`. No I/O and no clock: the caller passes the time, and the server (or
+`simulate`) assigns sequence numbers when it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from glue.exchange.market import SIZE_DECIMALS, MarketEvent, MarketState, Ticker, Trade
+from glue.exchange.protocol import (
+    AUTH_CHANNELS,
+    AUTH_FAILURE,
+    DATA_CHANNEL,
+    Out,
+    envelope,
+    error_out,
+    fmt_float,
+    fmt_units,
+    format_us,
+    heartbeat_out,
+    subscriptions_out,
+)
+from glue.exchange.sources import EventLog, RecordedFrame, SimSource
+
+_NO_ALIAS = frozenset({"USDT-USDC", "EURC-USDC"})
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """Protocol choices where the sources disagree (fact sheet 1.13)."""
+
+    emit_client_id: bool = False
+    ack_after_snapshots: bool = True
+    alias_usdc: bool = True
+    snapshot_epoch_time: bool = False  # l2 snapshot event_time 1970-01-01T00:00:00Z instead of now
+    error_message: str = AUTH_FAILURE
+    oversize_snapshot_bytes: int = 0  # fault: pad level2 snapshots to this many bytes
+
+
+def canonical_product(product_id: str, alias: bool) -> str:
+    if alias and product_id.endswith("-USDC") and product_id not in _NO_ALIAS:
+        return product_id[: -len("-USDC")] + "-USD"
+    return product_id
+
+
+class Session:
+    """The protocol state of one connection over a source."""
+
+    def __init__(self, source: EventLog, options: ProtocolOptions) -> None:
+        self.source = source
+        self.opts = options
+        self.subs: dict[str, set[str]] = {}
+        self.joined = False
+        self.cursor = 0
+        self.views: dict[str, MarketState] = {}
+        self.bad_messages = 0
+
+    # ---- client messages ------------------------------------------------------------------------
+    @property
+    def heartbeats(self) -> bool:
+        return "heartbeats" in self.subs
+
+    @property
+    def subscribed_any(self) -> bool:
+        return bool(self.subs)
+
+    def join(self, now_ns: int) -> None:
+        """Start following the market at its current end (the first subscribe does this)."""
+        self.source.commit_until(now_ns)
+        self.cursor = self.source.end
+        if isinstance(self.source, SimSource):
+            self.views = self.source.views()
+        self.joined = True
+
+    def on_client_text(self, text: str | bytes, now_ns: int) -> tuple[list[Out], bool]:
+        """Answer one client message: (frames to send, whether it was a valid subscribe)."""
+        try:
+            obj = json.loads(text)
+        except (ValueError, TypeError):
+            return self._bad()
+        if not isinstance(obj, dict):
+            return self._bad()
+        kind, channel = obj.get("type"), obj.get("channel")
+        if kind not in ("subscribe", "unsubscribe") or not isinstance(channel, str):
+            return self._bad()
+        if channel in AUTH_CHANNELS or channel not in DATA_CHANNEL:
+            return self._bad()
+        products: list[str] = []
+        if channel != "heartbeats":
+            ids = obj.get("product_ids")
+            if not isinstance(ids, list) or not ids or not all(isinstance(p, str) and p for p in ids):
+                return self._bad()
+            for p in ids:
+                c = canonical_product(p, self.opts.alias_usdc)
+                if c not in products:
+                    products.append(c)
+        if kind == "unsubscribe":
+            return [self._unsubscribe(channel, products, now_ns)], False
+        return self._subscribe(channel, products, now_ns), True
+
+    def _bad(self) -> tuple[list[Out], bool]:
+        self.bad_messages += 1
+        return [error_out(self.opts.error_message)], False
+
+    def _subscribe(self, channel: str, products: list[str], now_ns: int) -> list[Out]:
+        if not self.joined:
+            self.join(now_ns)
+        have = self.subs.setdefault(channel, set())
+        added = [p for p in products if p not in have]
+        have.update(added)
+        snaps: list[Out] = []
+        for p in added:
+            if isinstance(self.source, SimSource) and self.source.ensure_product(p):
+                self.views[p] = self.source.truth[p].copy()
+            snap = self._snapshot(channel, p, now_ns)
+            if snap is not None:
+                snaps.append(snap)
+        ack = subscriptions_out(now_ns, self.subs, self.opts.emit_client_id)
+        return [*snaps, ack] if self.opts.ack_after_snapshots else [ack, *snaps]
+
+    def _unsubscribe(self, channel: str, products: list[str], now_ns: int) -> Out:
+        if channel in self.subs:
+            if channel == "heartbeats":
+                del self.subs[channel]
+            else:
+                self.subs[channel].difference_update(products)
+                if not self.subs[channel]:
+                    del self.subs[channel]
+        return subscriptions_out(now_ns, self.subs, self.opts.emit_client_id)
+
+    # ---- snapshots ------------------------------------------------------------------------------
+    def _snapshot(self, channel: str, product_id: str, now_ns: int) -> Out | None:
+        view = self.views.get(product_id)
+        if view is None:  # recordings carry their own snapshots
+            return None
+        cid = self.opts.emit_client_id
+        if channel == "level2":
+            return self._l2_snapshot(view, now_ns)
+        if channel == "ticker" and view.ticker is not None:
+            tick = _ticker_dict(product_id, view.ticker, view.spec.price_decimals)
+            return envelope("ticker", now_ns, [{"type": "snapshot", "tickers": [tick]}], cid)
+        if channel == "market_trades":
+            trades = [_trade_dict(product_id, t, view.spec.price_decimals) for t in reversed(view.recent)]
+            return envelope("market_trades", now_ns, [{"type": "snapshot", "trades": trades}], cid)
+        return None
+
+    def _l2_snapshot(self, view: MarketState, now_ns: int) -> Out:
+        dec = view.spec.price_decimals
+        at = "1970-01-01T00:00:00Z" if self.opts.snapshot_epoch_time else format_us(now_ns)
+        updates = [_level("bid", at, p, view.bids[p], dec) for p in sorted(view.bids, reverse=True)]
+        updates += [_level("offer", at, p, view.asks[p], dec) for p in sorted(view.asks)]
+        target = self.opts.oversize_snapshot_bytes
+        if target:
+            # Fault: pad with far-away levels until the message reaches the requested size.
+            low = min(view.bids, default=view.spec.start_price_units) - 1
+            high = max(view.asks, default=view.spec.start_price_units) + 1
+            approx = len(json.dumps(updates[:1])) if updates else 90
+            extra = max(0, target // approx - len(updates))
+            for i in range(extra // 2 + 1):
+                updates.append(_level("bid", at, max(1, low - i), 100_000, dec))
+                updates.append(_level("offer", at, high + i, 100_000, dec))
+        event = {"type": "snapshot", "product_id": view.spec.product_id, "updates": updates}
+        return envelope("l2_data", now_ns, [event], self.opts.emit_client_id)
+
+    # ---- events -----------------------------------------------------------------------------------
+    def heartbeat(self, ns: int) -> Out:
+        up_ns = ns - self.source.start_ns
+        return heartbeat_out(ns, up_ns // 1_000_000_000, up_ns, self.opts.emit_client_id)
+
+    def render(self, ev: MarketEvent | RecordedFrame) -> list[Out]:
+        """Frames this connection gets for one market event (its views are advanced too)."""
+        if isinstance(ev, RecordedFrame):
+            sub = self.subs.get(_SUBSCRIBE_SIDE.get(ev.channel, ev.channel))
+            if sub is None or (ev.products and not (ev.products & sub)):
+                return []
+            return [Out(ev.head, ev.tail, ev.channel)]
+        pid = ev.product_id
+        view = self.views.get(pid)
+        if view is not None:
+            view.apply(ev)
+        dec = view.spec.price_decimals if view is not None else 2
+        cid = self.opts.emit_client_id
+        outs: list[Out] = []
+        if ev.l2 and pid in self.subs.get("level2", ()):
+            at = format_us(ev.ns)
+            updates = [_level(side, at, p, q, dec) for side, p, q in ev.l2]
+            outs.append(
+                envelope("l2_data", ev.ns, [{"type": "update", "product_id": pid, "updates": updates}], cid)
+            )
+        if ev.ticker is not None and pid in self.subs.get("ticker", ()):
+            tick = _ticker_dict(pid, ev.ticker, dec)
+            outs.append(envelope("ticker", ev.ns, [{"type": "update", "tickers": [tick]}], cid))
+        if ev.trades and pid in self.subs.get("market_trades", ()):
+            trades = [_trade_dict(pid, t, dec) for t in reversed(ev.trades)]
+            outs.append(envelope("market_trades", ev.ns, [{"type": "update", "trades": trades}], cid))
+        return outs
+
+
+_SUBSCRIBE_SIDE = {"l2_data": "level2"}
+
+
+def _level(side: str, at: str, price: int, size: int, dec: int) -> dict:
+    return {
+        "side": side,
+        "event_time": at,
+        "price_level": fmt_units(price, dec),
+        "new_quantity": fmt_units(size, SIZE_DECIMALS),
+    }
+
+
+def _ticker_dict(pid: str, t: Ticker, dec: int) -> dict:
+    pct = (t.price - t.open_24h) / t.open_24h * 100 if t.open_24h else 0.0
+    return {
+        "type": "ticker",
+        "product_id": pid,
+        "price": fmt_units(t.price, dec),
+        "volume_24_h": fmt_units(t.volume_24h, SIZE_DECIMALS),
+        "low_24_h": fmt_units(t.low_24h, dec),
+        "high_24_h": fmt_units(t.high_24h, dec),
+        "low_52_w": fmt_units(t.low_52w, dec),
+        "high_52_w": fmt_units(t.high_52w, dec),
+        "price_percent_chg_24_h": fmt_float(pct),
+        "best_bid": fmt_units(t.best_bid, dec),
+        "best_ask": fmt_units(t.best_ask, dec),
+        "best_bid_quantity": fmt_units(t.best_bid_qty, SIZE_DECIMALS),
+        "best_ask_quantity": fmt_units(t.best_ask_qty, SIZE_DECIMALS),
+    }
+
+
+def _trade_dict(pid: str, t: Trade, dec: int) -> dict:
+    return {
+        "trade_id": str(t.trade_id),
+        "product_id": pid,
+        "price": fmt_units(t.price, dec),
+        "size": fmt_units(t.size, SIZE_DECIMALS),
+        "side": t.side,
+        "time": format_us(t.ns),
+    }
