@@ -80,6 +80,7 @@ class Warehouse:
         wh.land(records, coords)   # coords[i] = (topic, partition, offset, key); records[i] may be None
         wh.finalize()              # -> pyarrow.Table of the rows that became final (also recorded)
         for b in wh.pending_exports(): publish(b.rows); wh.mark_exported(b.batch_id)
+        wh.publish_snapshot()      # Parquet parts for `glue sql` while this process holds the file
     Replay: the same calls with coords=None (records are fanned out by glue.records' rule).
     """
 
@@ -299,6 +300,12 @@ class Warehouse:
     def labels(self):
         """The label view over the whole warehouse, sorted (sigma_future_bps NULL where not labelable)."""
         return self.con.sql("SELECT * FROM lbl_labels_1s ORDER BY product_id, second_at").to_arrow_table()
+
+    def publish_snapshot(self, out_dir: str | None = None) -> int:
+        """Publish new export batches as Parquet parts for `glue sql` (call after each commit; cheap)."""
+        from glue.warehouse.snapshot import publish_snapshot
+
+        return publish_snapshot(self, out_dir)
 
     def set_tau(self, tau_bps: float, product_id: str | None = None) -> None:
         """Supply tau (bps) for the label, per product or as the default (product_id None)."""
