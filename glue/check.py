@@ -339,7 +339,10 @@ def read_topic(
                 ends[p] = high
                 assignment.append(TopicPartition(topic, p, low))
         total = sum(ends[p] - tp.offset for p, tp in zip(sorted(ends), assignment, strict=True))
-        log.info("check: reading %s: %d partitions, %d records up to the current end", topic, len(ends), total)
+        log.info(
+            "check: reading %s: %d records in %d of %d partitions, up to the end captured now",
+            topic, total, len(ends), report.partitions,
+        )
         tally = _Tally(report)
         if assignment:
             consumer.assign(assignment)
