@@ -33,22 +33,24 @@ SIZE_UNIT = 10**SIZE_DECIMALS
 RECENT_TRADES = 100  # the market_trades snapshot holds the last 100 trades
 
 # Known products: start price (quote) and median top-of-book size (base), from the calibration captures.
+# Known products: start price (quote), median top-of-book size (base), activity (trade-rate factor).
 _KNOWN = {
-    "BTC": (67000.0, 0.25),
-    "ETH": (2050.0, 2.0),
-    "SOL": (150.0, 40.0),
-    "XRP": (2.1, 2500.0),
-    "DOGE": (0.17, 30000.0),
-    "LTC": (85.0, 60.0),
+    "BTC": (67000.0, 0.25, 1.0),
+    "ETH": (2050.0, 2.0, 0.6),
+    "SOL": (150.0, 40.0, 0.5),
+    "XRP": (2.1, 2500.0, 0.4),
+    "DOGE": (0.17, 30000.0, 0.3),
+    "LTC": (85.0, 60.0, 0.3),
 }
 
 # Regime parameters: (trade rate /s, book-change rate /s, P(move) per trade, jump scale bps,
 # P(spread widening) per jump, widening median bps, mean regime duration s)
-QUIET = (2.3, 3.0, 0.018, 0.45, 0.15, 0.03, 1800.0)
-ACTIVE = (3.4, 6.0, 0.11, 0.60, 0.5, 0.15, 480.0)
+QUIET = (2.6, 3.0, 0.025, 0.5, 0.08, 0.03, 1800.0)
+ACTIVE = (3.6, 6.0, 0.08, 0.7, 0.3, 0.15, 480.0)
 BURST_TAU_S = 3.0
-BURST_KICK = 0.5
-BURST_MAX = 5.0  # caps the self-excitation so bursts stay bursts
+BURST_KICK = 0.4
+JUMP_CLIP = 4.0
+BURST_MAX = 3.0  # caps the self-excitation so bursts stay bursts
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class ProductSpec:
     start_price_units: int
     top_size_median_units: int
     book_levels: int  # levels per side
+    activity: float = 1.0  # trade and book-change rates are scaled by this
 
     @property
     def tick_bps(self) -> float:
@@ -68,11 +71,12 @@ def product_spec(product_id: str, book_levels: int = 500) -> ProductSpec:
     """A product's static parameters: known majors from the captures, others derived from the id."""
     base = product_id.split("-")[0].upper()
     if base in _KNOWN:
-        price, top_size = _KNOWN[base]
+        price, top_size, activity = _KNOWN[base]
     else:
         crc = zlib.crc32(product_id.encode())
         price = (0.5, 5.0, 50.0, 500.0)[crc % 4] * (1 + (crc >> 8) % 100 / 100)
         top_size = 5000.0 / price
+        activity = 0.5
     decimals = 2 if price >= 1 else 5
     return ProductSpec(
         product_id=product_id,
@@ -80,6 +84,7 @@ def product_spec(product_id: str, book_levels: int = 500) -> ProductSpec:
         start_price_units=round(price * 10**decimals),
         top_size_median_units=max(1, round(top_size * SIZE_UNIT)),
         book_levels=max(2, book_levels),
+        activity=activity,
     )
 
 
@@ -152,9 +157,10 @@ class MarketState:
 
 
 def _t3(rng: random.Random) -> float:
-    """A Student-t draw with 3 degrees of freedom, scaled to unit variance."""
+    """A Student-t draw with 3 degrees of freedom, scaled to unit variance, clipped."""
     chi2 = rng.gammavariate(1.5, 2.0)
-    return rng.gauss(0.0, 1.0) / math.sqrt(chi2 / 3.0) / math.sqrt(3.0)
+    draw = rng.gauss(0.0, 1.0) / math.sqrt(chi2 / 3.0) / math.sqrt(3.0)
+    return max(-JUMP_CLIP, min(JUMP_CLIP, draw))  # heavy tails, but no 50-sigma freaks
 
 
 class ProductModel:
@@ -255,7 +261,7 @@ class ProductModel:
         return ev
 
     def _rates(self) -> tuple[float, float]:
-        boost = 1.0 + 0.3 * self.h
+        boost = (1.0 + 0.2 * self.h) * self.spec.activity
         return self.regime[0] * boost, self.regime[1] * boost
 
     def _decay(self, ns: int) -> None:
@@ -309,7 +315,7 @@ class ProductModel:
         l2: list[tuple[str, int, int]] = []
         rng = self.rng
         taker_buy = rng.random() < 0.5
-        p_move = min(0.9, self.regime[2] * (1.0 + self.h))
+        p_move = min(0.9, self.regime[2] * (1.0 + 0.5 * self.h))
         self._maybe_close_spread(l2)
         price = self._jump(l2, taker_buy) if rng.random() < p_move else self._hit_top(l2, taker_buy)
         ev = MarketEvent(self.t_ns, self.spec.product_id, l2=l2, ticker=self._ticker(price))
@@ -332,7 +338,7 @@ class ProductModel:
 
     def _jump(self, l2: list, up: bool) -> int:
         spec, rng = self.spec, self.rng
-        scale_bps = self.regime[3] * (1.0 + 0.5 * self.h)
+        scale_bps = self.regime[3] * (1.0 + 0.1 * self.h)
         ticks = max(1, round(abs(_t3(rng)) * scale_bps / spec.tick_bps))
         ticks = min(ticks, int(200 / spec.tick_bps))  # cap a single sweep at 200 bps
         self.h = min(BURST_MAX, self.h + BURST_KICK)
@@ -340,7 +346,7 @@ class ProductModel:
         widen = 0
         if rng.random() < self.regime[4]:
             widen = max(1, round(self.regime[5] * math.exp(rng.gauss(0.0, 0.8)) / spec.tick_bps))
-            self.widen_until_ns = self.t_ns + int(rng.expovariate(1 / 1.5) * NS)
+            self.widen_until_ns = self.t_ns + int(rng.expovariate(1.0) * NS)
         maker = "SELL" if up else "BUY"
         if up:
             new_ask = self.asks[0] + ticks
