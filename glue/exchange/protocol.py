@@ -11,6 +11,7 @@ without serialising the message twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ def dumps(obj: object) -> str:
     return _JSON(obj)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # prices repeat a lot; the cache makes rendering cheaper
 def fmt_units(value: int, decimals: int) -> str:
     """An integer amount of 10**-decimals units as a decimal string without padding ("0", "0.024")."""
     if decimals == 0:
@@ -99,9 +101,14 @@ class Out:
 
 def envelope(channel: str, ns: int, events: list, client_id: bool) -> Out:
     """The standard envelope {channel, [client_id], timestamp, sequence_num, events}."""
+    return envelope_raw(channel, format_rfc3339_ns(ns), dumps(events), client_id)
+
+
+def envelope_raw(channel: str, timestamp: str, events_json: str, client_id: bool) -> Out:
+    """The envelope around already-serialised events (the hot path renders them by hand)."""
     cid = '"client_id":"",' if client_id else ""
-    head = f'{{"channel":"{channel}",{cid}"timestamp":"{format_rfc3339_ns(ns)}","sequence_num":'
-    return Out(head, f',"events":{dumps(events)}}}', channel)
+    head = f'{{"channel":"{channel}",{cid}"timestamp":"{timestamp}","sequence_num":'
+    return Out(head, f',"events":{events_json}}}', channel)
 
 
 def error_out(message: str) -> Out:

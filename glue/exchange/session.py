@@ -10,6 +10,7 @@ aliasing `X-USDC` -> `X-USD`. No I/O and no clock: the caller passes the time, a
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from glue.exchange.market import SIZE_DECIMALS, MarketEvent, MarketState, Ticker, Trade
@@ -18,7 +19,9 @@ from glue.exchange.protocol import (
     AUTH_FAILURE,
     DATA_CHANNEL,
     Out,
+    dumps,
     envelope,
+    envelope_raw,
     error_out,
     fmt_float,
     fmt_units,
@@ -27,8 +30,10 @@ from glue.exchange.protocol import (
     subscriptions_out,
 )
 from glue.exchange.sources import EventLog, RecordedFrame, SimSource
+from glue.records import format_rfc3339_ns
 
 _NO_ALIAS = frozenset({"USDT-USDC", "EURC-USDC"})
+_PRODUCT = re.compile(r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$")
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Session:
         products: list[str] = []
         if channel != "heartbeats":
             ids = obj.get("product_ids")
-            if not isinstance(ids, list) or not ids or not all(isinstance(p, str) and p for p in ids):
+            if not isinstance(ids, list) or not ids or not all(isinstance(p, str) and _PRODUCT.match(p) for p in ids):
                 return self._bad()
             for p in ids:
                 c = canonical_product(p, self.opts.alias_usdc)
@@ -184,21 +189,34 @@ class Session:
         view = self.views.get(pid)
         if view is not None:
             view.apply(ev)
+        subs = self.subs
+        want_l2 = bool(ev.l2) and pid in subs.get("level2", ())
+        want_ticker = ev.ticker is not None and pid in subs.get("ticker", ())
+        want_trades = bool(ev.trades) and pid in subs.get("market_trades", ())
+        if not (want_l2 or want_ticker or want_trades):
+            return []
         dec = view.spec.price_decimals if view is not None else 2
         cid = self.opts.emit_client_id
+        ts = format_rfc3339_ns(ev.ns)
         outs: list[Out] = []
-        if ev.l2 and pid in self.subs.get("level2", ()):
+        # Hand-rendered JSON (same bytes as json.dumps with compact separators): the hot path.
+        if want_l2:
             at = format_us(ev.ns)
-            updates = [_level(side, at, p, q, dec) for side, p, q in ev.l2]
-            outs.append(
-                envelope("l2_data", ev.ns, [{"type": "update", "product_id": pid, "updates": updates}], cid)
+            items = ",".join(
+                f'{{"side":"{side}","event_time":"{at}","price_level":"{fmt_units(p, dec)}",'
+                f'"new_quantity":"{fmt_units(q, SIZE_DECIMALS)}"}}'
+                for side, p, q in ev.l2
             )
-        if ev.ticker is not None and pid in self.subs.get("ticker", ()):
-            tick = _ticker_dict(pid, ev.ticker, dec)
-            outs.append(envelope("ticker", ev.ns, [{"type": "update", "tickers": [tick]}], cid))
-        if ev.trades and pid in self.subs.get("market_trades", ()):
-            trades = [_trade_dict(pid, t, dec) for t in reversed(ev.trades)]
-            outs.append(envelope("market_trades", ev.ns, [{"type": "update", "trades": trades}], cid))
+            body = f'[{{"type":"update","product_id":"{pid}","updates":[{items}]}}]'
+            outs.append(envelope_raw("l2_data", ts, body, cid))
+        if want_ticker:
+            assert ev.ticker is not None
+            tick = dumps(_ticker_dict(pid, ev.ticker, dec))
+            outs.append(envelope_raw("ticker", ts, f'[{{"type":"update","tickers":[{tick}]}}]', cid))
+        if want_trades:
+            assert ev.trades is not None
+            trades = dumps([_trade_dict(pid, t, dec) for t in reversed(ev.trades)])
+            outs.append(envelope_raw("market_trades", ts, f'[{{"type":"update","trades":{trades}}}]', cid))
         return outs
 
 
