@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from glue.records import KIND_FRAME, KIND_MARKER, MARKER_DATA_GAP, Record, format_rfc3339_ns, parse_rfc3339_ns
 
+__all__ = ["Record", "gap", "l2", "simulate_ticker_stream", "ticker", "trades"]
+
 
 def _ns(at: int | str) -> int:
     return at if isinstance(at, int) else parse_rfc3339_ns(at)

@@ -1,0 +1,65 @@
+"""The landing rule (pure Python): exact timestamps, fan-out, arrival watermark and late frames."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from glue.records import CONTROL_KEY, format_rfc3339_ns, parse_rfc3339_ns
+from glue.warehouse import fixtures as fx
+from glue.warehouse.landing import ProductState, _fast_utc_ns, build_batch, envelope_event_ns
+
+NS = 10**9
+
+
+@given(st.integers(946684800 * NS, 4102444799 * NS))
+def test_fast_parse_equals_the_reference_parser(ns: int) -> None:
+    text = format_rfc3339_ns(ns)
+    assert _fast_utc_ns(text) == parse_rfc3339_ns(text) == ns
+
+
+@given(st.text(max_size=40))
+def test_fast_parse_never_disagrees(text: str) -> None:
+    fast = _fast_utc_ns(text)
+    if fast is not None:
+        assert fast == parse_rfc3339_ns(text)
+
+
+def test_envelope_time_bounds_and_garbage() -> None:
+    assert envelope_event_ns({"timestamp": "2026-01-01T00:00:00.5Z"}) == 1767225600 * NS + NS // 2
+    assert envelope_event_ns({"timestamp": "1970-01-01T00:00:00Z"}) is None
+    assert envelope_event_ns({"timestamp": 5}) is None
+    assert envelope_event_ns(["x"]) is None
+
+
+def test_arrival_watermark_and_late_rule() -> None:
+    t0 = 1767225600 * NS
+    recs = [fx.ticker("BTC-USD", t0 + 10 * NS, "1", "2", seq=1),
+            fx.ticker("BTC-USD", t0 + 8 * NS, "1", "2", seq=2),      # exactly at the watermark: on time
+            fx.ticker("BTC-USD", t0 + 7 * NS, "1", "2", seq=3),      # below it: late
+            fx.ticker("ETH-USD", t0 + 1 * NS, "1", "2", seq=4)]      # another product has its own watermark
+    states: dict[str, ProductState] = {}
+    batch, nxt = build_batch(recs, None, states, 100, lateness_ns=2 * NS)
+    assert nxt == 104
+    assert batch.frames["arrival_wm_ns"] == [None, t0 + 8 * NS, t0 + 8 * NS, None]
+    assert batch.n_late == 1
+    assert states["BTC-USD"].max_event_ns == t0 + 10 * NS
+    assert states["BTC-USD"].min_accepted_event_ns == t0 + 8 * NS
+
+
+def test_kafka_key_wins_and_dead_letters_keep_offsets() -> None:
+    rec = fx.ticker("BTC-USD", "2026-01-01T00:00:01Z", "1", "2", seq=1)
+    batch, _ = build_batch([rec, None], [("ticks.raw", 3, 41, "BTC-USD"), ("ticks.raw", 3, 42, None)], {}, 0, 0)
+    assert batch.frames["product_key"] == ["BTC-USD"]
+    assert batch.offsets == {("ticks.raw", 3): 43}
+    assert batch.first_coord == (3, 41)
+    assert batch.n_dead == 1
+
+
+def test_replay_fans_out_and_control_frames_have_no_watermark() -> None:
+    bad = fx.Record(kind="frame", recv_ns=0, conn="c", iseq=0, frame="{not json")
+    gap = fx.gap(["BTC-USD", "ETH-USD"], "2026-01-01T00:00:01Z", "2026-01-01T00:00:03Z")
+    batch, _ = build_batch([bad, gap], None, {}, 0, 0)
+    assert batch.frames["product_key"] == [CONTROL_KEY]
+    assert batch.frames["arrival_wm_ns"] == [None]
+    assert batch.markers["product_key"] == ["BTC-USD", "ETH-USD"]
