@@ -67,7 +67,7 @@ def featurize_env(dlq: str, **features: object) -> dict[str, str]:
     return env
 
 
-SUMMARY = re.compile(r"featurize: (\d+) frames .*?\(([\d.]+) ms/batch")
+SUMMARY = re.compile(r"featurize: (\d+) frames .*?\(([\d.]+) ms/batch, p50 ([\d.]+) ms")
 
 
 def run_featurize_process(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
@@ -84,7 +84,8 @@ def run_featurize_process(cmd: list[str], env: dict[str, str], log: Path) -> dic
     m = SUMMARY.findall(text)[-1]
     busy = re.findall(r"busy ([\d.]+) s", text)
     return {
-        "frames": int(m[0]), "ms_per_batch": float(m[1]), "wall_s": wall,
+        "frames": int(m[0]), "ms_per_batch": float(m[1]), "p50_ms_per_batch": float(m[2]), "wall_s": wall,
+        "phases": re.findall(r"time per phase (.*)", text)[-1],
         "busy_s": float(busy[-1]) if busy else float("nan"),
         "peak_rss_mb": max(peak_kb, before) / 1024,
     }
@@ -113,8 +114,9 @@ def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float)
     topic_in, topic_out = unique_name("lat-raw"), unique_name("lat-feat")
     ensure_topics(ks, {topic_in: 6, topic_out: 6})
     cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, "latency", until_idle_s=6)
+    log = open(work / "latency.log", "wb")  # noqa: SIM115 - closed after the process ends
     proc = subprocess.Popen(cmd, cwd=REPO, env=featurize_env(unique_name("lat-dlq"), max_batch_frames=500),
-                            stdout=open(work / "latency.log", "wb"), stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     seen: dict[tuple[str, str], int] = {}
     done = threading.Event()
 
@@ -155,6 +157,7 @@ def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float)
         time.sleep(max(0.0, start + i * interval - time.monotonic()))
     producer.flush(10)
     proc.wait(timeout=120)
+    log.close()
     done.set()
     reader.join(10)
     latencies = []
@@ -168,58 +171,71 @@ def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float)
         raise SystemExit(f"no feature rows seen; see {work / 'latency.log'}")
     return {
         "frames": len(sent), "frames_with_row": len(latencies),
-        "p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "cmd": " ".join(cmd[1:]),
     }
 
 
 def prefill(warehouse: Path, frames: int, start_ns: int) -> int:
-    """Land `frames` ticker frames (and finalize them) straight into a warehouse; returns their end time."""
+    """Land `frames` ticker frames (and finalize them) straight into a warehouse; returns the next event time."""
     from glue.config import FeatureSettings
+    from glue.records import parse_rfc3339_ns
     from glue.warehouse import Warehouse
 
     fs = FeatureSettings(sql_dir=str(REPO / "sql"))
-    per_second = 50
-    chunk_s = 2000
+    chunk = 100_000
     wh = Warehouse.open(str(warehouse), fs)
-    landed, t, offset = 0, start_ns, 0
+    landed, t = 0, start_ns
     try:
         while landed < frames:
-            records = ticker_stream(chunk_s, seed=landed, per_second=per_second, start_ns=t)[: frames - landed]
-            coords = []
-            for r in records:
-                product = json.loads(r.frame)["events"][0]
-                pid = (product.get("tickers") or product.get("trades"))[0]["product_id"]
-                coords.append(("prefill", 0, offset, pid))
-                offset += 1
-            wh.land(records, coords)
+            want = min(chunk, frames - landed)
+            records = ticker_stream(want // 50 + 2, seed=landed, per_second=50, start_ns=t)[:want]
+            # coords=None (replay mode): history without Kafka offsets, so the live topic's offsets stand alone.
+            wh.land(records, None)
             wh.finalize()
             for batch in wh.pending_exports():
                 wh.mark_exported(batch.batch_id)
             landed += len(records)
-            t += chunk_s * 1_000_000_000
+            t = parse_rfc3339_ns(json.loads(records[-1].frame)["timestamp"]) + 1
     finally:
         wh.close()
     return t
 
 
-def bench_batch_cost(bootstrap: str, work: Path, rows: int, live_frames: int) -> dict[str, float]:
+def bench_batch_cost(bootstrap: str, work: Path, sizes: list[int], live_frames: int, repeats: int = 2) -> dict:
+    """Median per-batch cost of the live loop on copies of prefilled warehouses, runs interleaved (noise)."""
+    import shutil
+
     from tests.integration.featurize_support import START_NS
 
-    warehouse = work / f"prefill-{rows}.duckdb"
-    t0 = time.monotonic()
-    end_ns = prefill(warehouse, rows, START_NS)
-    fill_s = time.monotonic() - t0
-    records = ticker_stream(max(10, live_frames // 50), seed=99, per_second=50, start_ns=end_ns)
-    topic_in, topic_out = unique_name("cost-raw"), unique_name("cost-feat")
-    produce(bootstrap, topic_in, records)
-    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, f"cost-{rows}", until_idle_s=3, warehouse=warehouse)
-    out = run_featurize_process(cmd, featurize_env(unique_name("cost-dlq"), max_batch_frames=200),
-                                work / f"cost-{rows}.log")
-    out["prefill_s"] = fill_s
-    out["rows"] = rows
-    out["cmd"] = " ".join(cmd[1:])
-    return out
+    filled = {}
+    for rows in sizes:
+        path = work / f"prefill-{rows}.duckdb"
+        t0 = time.monotonic()
+        end_ns = prefill(path, rows, START_NS)
+        filled[rows] = (path, end_ns, time.monotonic() - t0, path.stat().st_size / 1e6)
+    results: dict[int, list[dict]] = {rows: [] for rows in sizes}
+    for r in range(repeats):
+        for rows in sizes if r % 2 == 0 else list(reversed(sizes)):
+            path, end_ns, _, _ = filled[rows]
+            copy = work / f"live-{rows}-{r}.duckdb"
+            shutil.copy(path, copy)
+            records = ticker_stream(max(10, live_frames // 50), seed=99, per_second=50, start_ns=end_ns)
+            topic_in, topic_out = unique_name("cost-raw"), unique_name("cost-feat")
+            produce(bootstrap, topic_in, records)
+            cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, f"cost-{rows}-{r}", until_idle_s=3,
+                                warehouse=copy)
+            out = run_featurize_process(cmd, featurize_env(unique_name("cost-dlq"), max_batch_frames=200),
+                                        work / f"cost-{rows}-{r}.log")
+            out["cmd"] = " ".join(cmd[1:])
+            results[rows].append(out)
+            copy.unlink()
+    return {rows: {"prefill_s": filled[rows][2], "file_mb": filled[rows][3],
+                   "p50_ms": statistics.median(o["p50_ms_per_batch"] for o in results[rows]),
+                   "mean_ms": statistics.median(o["ms_per_batch"] for o in results[rows]),
+                   "peak_rss_mb": max(o["peak_rss_mb"] for o in results[rows]),
+                   "phases": results[rows][0]["phases"], "cmd": results[rows][0]["cmd"]} for rows in sizes}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -230,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="live frames/s for the latency run")
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
+    parser.add_argument("--live-frames", type=int, default=10_000, help="frames per per-batch-cost run")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-featurize-"))
     home = work / "kafka"
@@ -245,15 +262,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"latency recv -> committed in ticks.features: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
               f"over {lat['frames_with_row']}/{lat['frames']} frames at {args.rate:.0f} frames/s "
               f"(floor: ceil to the 1 s grid + lateness_s = 2 s)", flush=True)
-        costs = []
-        for rows in (args.small_rows, args.large_rows):
-            c = bench_batch_cost(bootstrap, work, rows, live_frames=20_000)
-            costs.append(c)
-            print(f"per-batch cost with {rows:,} frames already in the warehouse: {c['ms_per_batch']:.1f} ms/batch "
-                  f"(200 frames/batch; prefill {c['prefill_s']:.0f} s), peak RSS {c['peak_rss_mb']:.0f} MB", flush=True)
-        ratio = costs[1]["ms_per_batch"] / costs[0]["ms_per_batch"] if costs[0]["ms_per_batch"] else float("nan")
-        print(f"per-batch cost ratio large/small: {ratio:.2f} (target <= 1.5)")
-        print(f"median of both: {statistics.median(c['ms_per_batch'] for c in costs):.1f} ms/batch")
+        costs = bench_batch_cost(bootstrap, work, [args.small_rows, args.large_rows], live_frames=args.live_frames)
+        for rows, c in costs.items():
+            print(f"per-batch cost, {rows:,} frames already in the warehouse ({c['file_mb']:.0f} MB, prefill "
+                  f"{c['prefill_s']:.0f} s): p50 {c['p50_ms']:.0f} ms/batch, mean {c['mean_ms']:.0f} ms/batch "
+                  f"(200 frames/batch), peak RSS {c['peak_rss_mb']:.0f} MB; seconds per phase {c['phases']}",
+                  flush=True)
+        small, large = (costs[r]["p50_ms"] for r in (args.small_rows, args.large_rows))
+        print(f"per-batch cost ratio large/small (p50): {large / small:.2f} (target <= 1.5)")
     finally:
         if not args.bootstrap:
             stop_broker(home)

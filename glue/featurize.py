@@ -86,10 +86,11 @@ class FeaturizeStats:
         lag = (time.time_ns() - self.watermark_ns) / 1e9 if self.watermark_ns else float("nan")
         busy = sum(self.batch_s)
         cost = 1000 * busy / len(self.batch_s) if self.batch_s else 0.0
+        p50 = 1000 * sorted(self.batch_s)[len(self.batch_s) // 2] if self.batch_s else 0.0
         return (
             f"{label}: {self.frames} frames ({rate:.0f}/s), {self.rows} rows emitted in {self.exports} exports, "
-            f"{self.dead_letters} dead-lettered, {self.late} late, "
-            f"{self.batches} batches ({cost:.1f} ms/batch, busy {busy:.2f} s), watermark lag {lag:.1f} s"
+            f"{self.dead_letters} dead-lettered, {self.late} late, {self.batches} batches "
+            f"({cost:.1f} ms/batch, p50 {p50:.1f} ms, busy {busy:.2f} s), watermark lag {lag:.1f} s"
         )
 
 

@@ -183,14 +183,15 @@ def job_for(tmp: Path, topic_in: str, topic_out: str, group: str, name: str = "a
 
 
 def replay_table(records: list[Record], workdir: Path, settings: Any) -> Any:
-    """`glue replay` of the same records written as an archive, as a table sorted like the live output."""
-    from glue.warehouse import Warehouse
+    """`glue replay` (glue.replay.replay) of the same records written as an archive, read back from its Parquet."""
+    import pyarrow.parquet as pq
 
-    write_archive(workdir / "raw" / "0001.ndjson", records)
-    with Warehouse.open(":memory:", settings.features) as wh:
-        wh.land(records, None)
-        wh.finalize()
-        return wh.features()
+    from glue.replay import replay
+
+    archive = write_archive(workdir / "raw" / "2026-01-01" / "test-0001.ndjson", records)
+    out = workdir / "features.parquet"
+    replay([str(archive)], str(out), settings.features)
+    return pq.read_table(out)
 
 
 def assert_tables_bitwise_equal(live: Any, replay: Any) -> None:
