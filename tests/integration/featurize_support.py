@@ -8,7 +8,9 @@ see what they would see live.
 from __future__ import annotations
 
 import json
+import os
 import random
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,23 @@ def _bits(arr: Any) -> Any:
     import pyarrow as pa
 
     return pa.array([None if v is None else struct.unpack("<q", struct.pack("<d", v))[0] for v in arr.to_pylist()])
+
+
+def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, group: str, tmp: Path, name: str,
+                  until_idle_s: float) -> list[str]:
+    return [
+        sys.executable, "-m", "glue", "featurize",
+        "--bootstrap", bootstrap, "--topic-in", topic_in, "--topic-out", topic_out, "--group", group,
+        "--warehouse", str(tmp / f"warehouse-{name}.duckdb"), "--parquet", str(tmp / f"features-{name}"),
+        "--until-idle", str(until_idle_s), "--progress-interval", "1",
+    ]
+
+
+def featurize_env(dlq: str, batch_frames: int) -> dict[str, str]:
+    # GLUE_TEST_BOOTSTRAP (the fixture's) would read as an unknown setting in the child.
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GLUE_TEST")},
+        "GLUE_KAFKA__TOPIC_DLQ": dlq,
+        "GLUE_FEATURES__MAX_BATCH_FRAMES": str(batch_frames),
+        "GLUE_FEATURES__SQL_DIR": str(REPO_ROOT / "sql"),
+    }

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +19,8 @@ from tests.integration.featurize_support import (
     REPO_ROOT,
     assert_tables_bitwise_equal,
     consume_all,
+    featurize_cmd,
+    featurize_env,
     job_for,
     key_counts,
     produce,
@@ -35,26 +34,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 # Eight products spread over the six partitions of the raw topic (murmur2), so both members get some.
 GROUP_PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD")
-
-
-def featurize_cmd(bootstrap: str, topic_in: str, topic_out: str, group: str, tmp: Path, name: str,
-                  until_idle_s: float) -> list[str]:
-    return [
-        sys.executable, "-m", "glue", "featurize",
-        "--bootstrap", bootstrap, "--topic-in", topic_in, "--topic-out", topic_out, "--group", group,
-        "--warehouse", str(tmp / f"warehouse-{name}.duckdb"), "--parquet", str(tmp / f"features-{name}"),
-        "--until-idle", str(until_idle_s), "--progress-interval", "1",
-    ]
-
-
-def featurize_env(dlq: str, batch_frames: int) -> dict[str, str]:
-    # GLUE_TEST_BOOTSTRAP (the fixture's) would read as an unknown setting in the child.
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GLUE_TEST")},
-        "GLUE_KAFKA__TOPIC_DLQ": dlq,
-        "GLUE_FEATURES__MAX_BATCH_FRAMES": str(batch_frames),
-        "GLUE_FEATURES__SQL_DIR": str(REPO_ROOT / "sql"),
-    }
 
 
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, unique_name, tmp_path):
