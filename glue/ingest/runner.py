@@ -45,6 +45,7 @@ from glue.records import (
 log = logging.getLogger("glue.ingest")
 
 TICK_S = 0.005  # how often the pipeline is flushed and Kafka served when frames are sparse
+CLOSE_DRAIN_S = 30.0  # how long a clean stop keeps reading frames in flight before giving up
 
 
 @dataclass
@@ -336,7 +337,9 @@ class Ingestor:
                     max_queue=256,
                     ping_interval=20,
                     ping_timeout=20,
-                    close_timeout=2,
+                    # On stop, frames already in flight are read and archived until the server's close
+                    # frame arrives (at speed 0 the kernel buffers hold thousands): allow time for that.
+                    close_timeout=CLOSE_DRAIN_S,
                     additional_headers={"x-cb-retry-counter": str(self.backoff.attempts)},
                 ) as ws:
                     opened = True
@@ -450,7 +453,7 @@ def _abort(ws: Any) -> None:
 
 async def _close_quietly(ws: Any, code: int, reason: str) -> None:
     try:
-        await asyncio.wait_for(ws.close(code, reason), timeout=2.0)
+        await asyncio.wait_for(ws.close(code, reason), timeout=CLOSE_DRAIN_S + 5)
     except Exception:
         _abort(ws)
 

@@ -164,3 +164,14 @@ def test_spool_fifo_across_segments_and_restart(tmp_path):
     assert got == msgs[3:]
     s2.close()
     assert list(tmp_path.glob("*.spool")) == []
+
+
+def test_fast_archive_line_is_identical_to_the_contract_encoding():
+    from glue.archive import archive_line
+
+    texts = [frame(1), '{"a":"é \\u0000 \\"q\\" \\\\ \n\t"}', "not json \x7f \u2028", ""]
+    for text in texts:
+        r = Record(KIND_FRAME, 1_775_000_000_123_456_789, "run-0001", 42, frame=text)
+        assert archive_line(r) == r.to_archive_line()
+    marker = Record("marker", 1, "c", 2, marker={"type": "data_gap"})
+    assert archive_line(marker) == marker.to_archive_line()

@@ -1,0 +1,180 @@
+"""Benchmark: sustained messages/s from the fake exchange through `glue ingest` into Kafka and the archive.
+
+Three real processes: `glue exchange` (speed 0: as fast as the client reads, with a sent log), the
+`glue ingest` under test, and a Kafka broker (`--bootstrap`, or one of its own started with
+docker/local-kafka on free ports and stopped at the end). After the run it checks that nothing was
+lost: every frame in the exchange's sent log is in the archive, and Kafka holds exactly as many
+messages as the archive's records fan out to. Prints frames/s, MB/s, receipt-to-acknowledged
+latency p50/p99 (measured inside ingest on the monotonic clock), and the CPU time each process used
+(what limits the rate: a process near 100 % of one core is the bottleneck).
+
+    .venv/bin/python -m bench.ingest [--seconds 30] [--bootstrap 127.0.0.1:9092] [--source sim|recording
+        --recording FILE ...] [--channels ticker,market_trades,level2,heartbeats] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GLUE = [sys.executable, "-m", "glue"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+def _cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a running process (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def _env() -> dict[str, str]:
+    # the processes take their settings from flags only
+    return {k: v for k, v in os.environ.items() if not k.startswith("GLUE_")} | {"PYTHONUNBUFFERED": "1"}
+
+
+def _topic_total(bootstrap: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-ingest-watermarks", "log_level": 2})
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        total = 0
+        for p in meta.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--bootstrap", default=None, help="an existing broker (default: start one of our own)")
+    parser.add_argument("--source", default="sim", choices=("sim", "recording"))
+    parser.add_argument("--recording", action="append", default=[])
+    parser.add_argument("--channels", default="ticker,market_trades,level2,heartbeats")
+    parser.add_argument("--pairs", default="BTC-USD,ETH-USD")
+    parser.add_argument("--profile", action="store_true", help="run ingest under cProfile and print the top")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    broker_home = None
+    bootstrap = args.bootstrap
+    procs: list[subprocess.Popen] = []
+    try:
+        if bootstrap is None:
+            broker_home = work / "kafka"
+            port, controller = _free_port(), _free_port()
+            subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--home", str(broker_home), "--port",
+                            str(port), "--controller-port", str(controller), "--heap", "512m", "--python",
+                            sys.executable, "--timeout", "120"], check=True, capture_output=True, env=_env())
+            bootstrap = f"127.0.0.1:{port}"
+        topic = f"bench-ticks-raw-{int(time.time())}"
+        ex_port = _free_port()
+        sent_log = work / "sent.ndjson"
+        ex_cmd = [*GLUE, "--log-level", "WARNING", "exchange", "--port", str(ex_port), "--speed", "0",
+                  "--source", args.source, "--products", args.pairs, "--sent-log", str(sent_log)]
+        if args.source == "sim":
+            ex_cmd += ["--start-at", "2026-01-01T00:00:00Z"]
+        for rec in args.recording:
+            ex_cmd += ["--recording", rec]
+        exchange = subprocess.Popen(ex_cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL)
+        procs.append(exchange)
+        _wait_port(ex_port)
+        ingest_cmd = [*GLUE, "ingest", "--url", f"ws://127.0.0.1:{ex_port}", "--bootstrap", bootstrap,
+                      "--topic", topic, "--channels", args.channels, "--archive-dir", str(work / "raw"),
+                      "--spool-dir", str(work / "spool"), "--minutes", str(args.seconds / 60), "--json-summary"]
+        for pair in args.pairs.split(","):
+            ingest_cmd += ["--pair", pair]
+        if args.profile:
+            ingest_cmd = [sys.executable, "-m", "cProfile", "-o", str(work / "ingest.prof"), "-m", "glue",
+                          *ingest_cmd[3:]]
+        started = time.monotonic()
+        ingest = subprocess.Popen(ingest_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        procs.append(ingest)
+        ex_cpu = ingest_cpu = 0.0
+        while ingest.poll() is None:
+            ex_cpu, ingest_cpu = _cpu_s(exchange.pid), _cpu_s(ingest.pid)
+            time.sleep(0.2)
+        out, err = ingest.communicate()
+        wall = time.monotonic() - started
+        if ingest.returncode != 0:
+            print(err[-4000:], file=sys.stderr)
+            raise SystemExit(f"ingest failed with exit code {ingest.returncode}")
+        summary = json.loads(out.strip().splitlines()[-1])
+        exchange.send_signal(signal.SIGTERM)
+        exchange.wait(30)
+
+        from glue.records import fanout_keys, read_archive
+
+        records = list(read_archive(summary["archive_files"]))
+        frames = [r for r in records if r.kind == "frame"]
+        expected_kafka = sum(len(fanout_keys(r)) for r in records)
+        sent = sum(1 for _ in open(sent_log, encoding="utf-8"))
+        in_kafka = _topic_total(bootstrap, topic)
+        rate = summary["frames"] / summary["elapsed_s"]
+        lost = sent - len(frames)
+        print(f"exchange: {' '.join(ex_cmd)}")
+        print(f"ingest:   {' '.join(ingest_cmd)}")
+        print(f"frames sent by the exchange     {sent:>12,}")
+        print(f"frames archived                 {len(frames):>12,}  (lost: {lost})")
+        print(f"Kafka messages (acked / topic)  {summary['kafka_acked']:>12,} / {in_kafka:,} "
+              f"(expected {expected_kafka:,})")
+        print(f"sustained rate                  {rate:>12,.0f} messages/s over {summary['elapsed_s']:.1f} s "
+              f"({summary['bytes_received'] / summary['elapsed_s'] / 1e6:.1f} MB/s of frames)")
+        print(f"receipt -> acknowledged latency p50 {summary['latency_p50_ms']} ms, p99 {summary['latency_p99_ms']} ms")
+        print(f"CPU: exchange {ex_cpu:.1f} s, ingest {ingest_cpu:.1f} s (wall {wall:.1f} s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); reconnects {summary['reconnects']}, "
+              f"seq gaps {summary['seq_gaps']}, spooled {summary['kafka_spooled_total']}")
+        ok = lost == 0 and in_kafka == expected_kafka == summary["kafka_acked"]
+        print("nothing lost: " + ("yes" if ok else "NO"))
+        if args.profile:
+            import pstats
+
+            pstats.Stats(str(work / "ingest.prof")).sort_stats("cumulative").print_stats(25)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if broker_home is not None:
+            subprocess.run([str(REPO / "docker" / "local-kafka"), "down", "--home", str(broker_home)],
+                           capture_output=True, env=_env(), check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
