@@ -1,0 +1,534 @@
+"""The one-command demo: the whole product on a simulated market, then where everything is.
+
+Owns the orchestration only; every stage is the project's own CLI run as a child process, exactly
+as a user would run it, with one settings file for the run (`<out>/glue.yaml`) so that every
+output lands under `<out>`:
+
+    fake exchange (simulator, fixed seed, faster than real time)   [or the real feed with --live]
+      -> local Kafka broker (docker/local-kafka, own home and free ports) when Java is available
+      -> glue ingest (ticks.raw + NDJSON archive) -> glue featurize (ticks.features + DuckDB)
+      -> glue train (MLflow) -> glue monitor (Evidently) -> glue score (ticks.predictions)
+    without Java: glue ingest (archive only) -> glue replay (same SQL views) -> train -> monitor
+      -> glue infer (predictions file)
+
+Every child is stopped on success, failure and Ctrl-C/SIGTERM (`glue.procs.Processes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glue.config import COINBASE_WS_URL, Secret, Settings
+from glue.errors import ConfigError, GlueError
+from glue.procs import Child, Processes, StageFailed, free_port, wait_for
+
+log = logging.getLogger("glue.demo")
+
+FEATURIZE_GROUP = "glue-demo-featurize"
+SCORE_GROUP = "glue-demo-score"
+MARKER = ".glue-demo"  # a directory holding this file is a demo output the demo may wipe
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    minutes: float = 180.0  # simulated market minutes (wall-clock minutes with --live)
+    live: bool = False
+    products: tuple[str, ...] = ("BTC-USD", "ETH-USD")
+    out_dir: Path = Path("data/demo")
+    bootstrap: str | None = None  # use this running broker instead of starting one
+    use_kafka: bool | None = None  # None = when Java is available
+    speed: float = 0.0  # exchange speed: 0 = as fast as ingest reads
+    seed: int = 7
+    python: str = sys.executable
+
+
+@dataclass
+class DemoResult:
+    out_dir: Path
+    mode: str  # "kafka" or "archive"
+    paths: dict[str, Path] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    mlflow: dict[str, Any] = field(default_factory=dict)
+
+
+class Interrupted(GlueError):
+    exit_code = 130
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C, so the `finally` that stops every child always runs."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise Interrupted(f"demo interrupted by {signal.Signals(signum).name}", "every started process was stopped")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise Interrupted("demo interrupted (Ctrl-C)", "every started process was stopped") from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def java_available() -> bool:
+    return shutil.which("java") is not None
+
+
+def demo_settings(base: Settings, opts: DemoOptions, bootstrap: str, url: str) -> Settings:
+    """The run's settings: everything under the output directory, the demo's products and broker."""
+    out = opts.out_dir
+    return base.replace(
+        {
+            "kafka.bootstrap_servers": bootstrap,
+            "ingest.url": url,
+            "ingest.pairs": list(opts.products),
+            "ingest.archive_dir": str(out / "raw"),
+            "ingest.spool_dir": str(out / "spool"),
+            "ingest.progress_interval_s": 5.0,
+            "exchange.products": list(opts.products),
+            "exchange.seed": opts.seed,
+            "exchange.speed": opts.speed,
+            "features.warehouse": str(out / "warehouse.duckdb"),
+            "features.parquet": str(out / "features.parquet"),
+            "features.group_id": FEATURIZE_GROUP,
+            "model.artifacts_dir": str(out / "models" / "artifacts"),
+            "model.tracking_uri": f"sqlite:///{out / 'mlflow.db'}",
+            "model.reports_dir": str(out / "reports"),
+        }
+    )
+
+
+def settings_yaml(settings: Settings) -> str:
+    """The settings as a config file (secrets left out: they stay in the environment/.env)."""
+    import yaml
+
+    def plain(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {
+                f.name: plain(getattr(obj, f.name))
+                for f in dataclasses.fields(obj)
+                if not isinstance(getattr(obj, f.name), Secret)
+            }
+        if isinstance(obj, tuple):
+            return [plain(v) for v in obj]
+        return obj
+
+    header = "# Settings of one `glue demo` run: every command of the run used `glue --config <this file>`.\n"
+    return header + yaml.safe_dump(plain(settings), sort_keys=False)
+
+
+def prepare_out_dir(out: Path) -> None:
+    """Start from an empty output directory; only a previous demo output is ever deleted."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise ConfigError(f"{out} exists and is not a demo output directory", "pass another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by `glue demo`; the next demo run with this --out deletes this directory\n")
+
+
+class Demo:
+    """One demo run: stages in order, progress on the console, children always stopped."""
+
+    def __init__(self, base: Settings, opts: DemoOptions, echo: Callable[[str], None]):
+        self.base = base
+        self.opts = opts
+        self.echo = echo
+        self.out = opts.out_dir
+        self.started = time.monotonic()
+        self.result = DemoResult(out_dir=self.out, mode="")
+        self.stage_no = 0
+        self.stage_total = 7
+
+    # -- helpers -----------------------------------------------------------------------------
+    def glue(self, *args: str) -> list[str]:
+        """argv for a glue command of this run (same interpreter, the run's settings file)."""
+        return [self.opts.python, "-m", "glue", "--config", str(self.config_path), *args]
+
+    def stage(self, title: str) -> float:
+        self.stage_no += 1
+        elapsed = time.monotonic() - self.started
+        self.echo(f"\n[{self.stage_no}/{self.stage_total}] {title}   (t+{elapsed:.0f}s)")
+        return time.monotonic()
+
+    def done(self, key: str, t0: float, detail: str = "") -> None:
+        took = time.monotonic() - t0
+        self.result.timings_s[key] = round(took, 1)
+        self.echo(f"      done in {took:.1f}s{(' - ' + detail) if detail else ''}")
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> DemoResult:
+        opts = self.opts
+        prepare_out_dir(self.out)
+        use_kafka = opts.use_kafka if opts.use_kafka is not None else (bool(opts.bootstrap) or java_available())
+        self.result.mode = "kafka" if use_kafka else "archive"
+        if not use_kafka:
+            self.echo(
+                "note: Java was not found, so no local Kafka broker can run here. The demo runs the same SQL"
+                " views over the NDJSON archive instead (glue replay) and scores with glue infer."
+                " Install a JDK 17+ to see the streaming path."
+            )
+        with Processes(self.out / "logs", echo=self.echo) as procs, _signals_raise():
+            bootstrap = self.start_broker(procs) if use_kafka else "127.0.0.1:9"
+            url, exchange = self.start_exchange(procs)
+            self.settings = demo_settings(self.base, opts, bootstrap, url)
+            self.config_path = self.out / "glue.yaml"
+            self.features_dir = self.out / "features"
+            self.predictions_path = self.out / ("predictions.ndjson" if use_kafka else "predictions.parquet")
+            self.config_path.write_text(settings_yaml(self.settings))
+            if use_kafka:
+                self.ingest_and_featurize_kafka(procs, exchange)
+            else:
+                self.ingest_archive_only(procs, exchange)
+                self.replay(procs)
+            self.train(procs)
+            self.monitor(procs)
+            if use_kafka:
+                self.score_kafka(procs)
+            else:
+                self.infer_file(procs)
+        self.result.timings_s["total"] = round(time.monotonic() - self.started, 1)
+        self.collect()
+        return self.result
+
+    # -- stages ------------------------------------------------------------------------------
+    def start_broker(self, procs: Processes) -> str:
+        t0 = self.stage("Kafka: the local broker (docker/local-kafka, no Docker needed)")
+        if self.opts.bootstrap:
+            from glue import kafka
+
+            kafka.wait_until_ready(self.opts.bootstrap, 30.0)
+            self.done("broker", t0, f"using the running broker at {self.opts.bootstrap}")
+            return self.opts.bootstrap
+        port, controller = free_port(), free_port()
+        home = (self.out / "kafka").resolve()
+        script = str(REPO / "docker" / "local-kafka")
+        procs.run("broker", [script, "up", "--port", str(port), "--controller-port", str(controller),
+                             "--home", str(home), "--heap", "512m", "--timeout", "120"], timeout_s=300)
+        # The broker daemonises; stop it with the script when the run ends, whatever happens.
+        procs.at_exit.append(lambda: procs.run("broker-down", [script, "down", "--home", str(home)], timeout_s=60))
+        self.done("broker", t0, f"127.0.0.1:{port} (home {home})")
+        return f"127.0.0.1:{port}"
+
+    def start_exchange(self, procs: Processes) -> tuple[str, Child | None]:
+        opts = self.opts
+        if opts.live:
+            t0 = self.stage("Market: the real Coinbase Advanced Trade feed (--live)")
+            self.done("exchange", t0, COINBASE_WS_URL)
+            return COINBASE_WS_URL, None
+        t0 = self.stage(f"Market: the fake exchange, {opts.minutes:.0f} simulated minutes, seed {opts.seed}")
+        port = free_port()
+        self.sent_log = self.out / "exchange-sent.ndjson"
+        argv = [opts.python, "-m", "glue", "exchange", "--host", "127.0.0.1", "--port", str(port),
+                "--source", "sim", "--speed", str(opts.speed), "--products", ",".join(opts.products),
+                "--seed", str(opts.seed), "--minutes", str(opts.minutes), "--sent-log", str(self.sent_log)]
+        child = procs.start("exchange", argv)
+        url = f"ws://127.0.0.1:{port}"
+        if not wait_for(lambda: _port_open(port), 60, 0.2, alive=lambda: procs.check_alive(child)):
+            raise StageFailed(f"the fake exchange did not listen on port {port} within 60 s", f"see {child.log_path}")
+        self.done("exchange", t0, url)
+        return url, child
+
+    def ingest_and_featurize_kafka(self, procs: Processes, exchange: Child | None) -> None:
+        t0 = self.stage("Ingest + featurize: WebSocket -> ticks.raw + archive -> DuckDB SQL -> ticks.features")
+        featurize = procs.start("featurize", self.glue(
+            "featurize", "--parquet", str(self.features_dir), "--warehouse", self.settings.features.warehouse,
+            "--group", FEATURIZE_GROUP))
+        ingest = procs.start("ingest", self.glue("ingest", *self._ingest_args()))
+        self._wait_market_done(procs, ingest, exchange)
+        procs.stop(ingest)
+        self.done("ingest", t0, "market finished; ingest stopped and flushed")
+        t1 = time.monotonic()
+        self._wait_featurize_caught_up(procs, featurize)
+        procs.stop(featurize)
+        self.done("featurize", t1, f"feature rows in ticks.features and {self.features_dir}/")
+
+    def ingest_archive_only(self, procs: Processes, exchange: Child | None) -> None:
+        t0 = self.stage("Ingest: WebSocket -> NDJSON archive (no Kafka)")
+        ingest = procs.start("ingest", self.glue("ingest", "--no-kafka", *self._ingest_args()))
+        self._wait_market_done(procs, ingest, exchange)
+        procs.stop(ingest)
+        self.done("ingest", t0)
+
+    def replay(self, procs: Processes) -> None:
+        t0 = self.stage("Featurize the archive: the same SQL views (glue replay)")
+        procs.run("replay", self.glue("replay", "--raw", self.settings.ingest.archive_dir, "--out",
+                                      str(self.features_dir), "--warehouse", self.settings.features.warehouse),
+                  timeout_s=900)
+        self.done("replay", t0, f"features in {self.features_dir}")
+
+    def train(self, procs: Processes) -> None:
+        t0 = self.stage("Train: time-based splits, baselines and models, logged to MLflow")
+        procs.run("train", self.glue("train", "--from-warehouse", self.settings.features.warehouse),
+                  timeout_s=900)
+        self.done("train", t0, f"MLflow store {self.settings.model.tracking_uri}")
+
+    def monitor(self, procs: Processes) -> None:
+        t0 = self.stage("Monitor: Evidently data-drift and data-quality reports")
+        procs.run("monitor", self.glue("monitor", "--features", str(self.features_dir)), timeout_s=600)
+        self.done("monitor", t0, f"reports in {Path(self.settings.model.reports_dir) / 'evidently'}")
+
+    def score_kafka(self, procs: Processes) -> None:
+        t0 = self.stage("Score: ticks.features -> registered model -> ticks.predictions (alerts shown)")
+        model = f"models:/{self.settings.model.registered_model}@{self.settings.model.alias}"
+        procs.run("score", self.glue("score", "--model", model, "--group", SCORE_GROUP, "--idle-exit", "5",
+                                     "--progress-interval", "2"), timeout_s=600)
+        n = dump_topic(self.settings, self.settings.kafka.topic_predictions, self.predictions_path)
+        self.result.counts["predictions"] = n
+        self.done("score", t0, f"{n} predictions, copied from ticks.predictions to {self.predictions_path}")
+
+    def infer_file(self, procs: Processes) -> None:
+        t0 = self.stage("Score: the features with the registered model (glue infer)")
+        model = f"models:/{self.settings.model.registered_model}@{self.settings.model.alias}"
+        procs.run("infer", self.glue("infer", "--model", model, "--features", str(self.features_dir),
+                                     "--out", str(self.predictions_path)), 600)
+        self.done("score", t0, f"predictions in {self.predictions_path}")
+
+    # -- waiting -----------------------------------------------------------------------------
+    def _ingest_args(self) -> list[str]:
+        args = ["--url", self.settings.ingest.url]
+        for p in self.opts.products:
+            args += ["--pair", p]
+        if self.opts.live:
+            args += ["--minutes", str(self.opts.minutes)]
+        return args
+
+    def _wait_market_done(self, procs: Processes, ingest: Child, exchange: Child | None) -> None:
+        """Sim: the exchange closes the connection with "replay finished" once its market minutes are
+        served; ingest archives that disconnect marker after every frame before it, so when the marker
+        is in the archive, everything the exchange sent is archived (and handed to the Kafka producer)."""
+        if exchange is None:  # live: ingest stops itself after --minutes
+            ingest.popen.wait(timeout=self.opts.minutes * 60 + 120)
+            return
+        counter = ArchiveCounter(Path(self.settings.ingest.archive_dir))
+        last_report = time.monotonic()
+        # Generous: the market is read as fast as ingest can archive and produce it.
+        deadline = time.monotonic() + 60 + self.opts.minutes * 6
+        while not counter.scan():
+            procs.check_alive(ingest)
+            procs.check_alive(exchange)
+            if time.monotonic() > deadline:
+                raise StageFailed("the simulated market did not finish in time", f"see {ingest.log_path}")
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                self.echo(f"      ... {counter.count} frames archived so far")
+            time.sleep(0.5)
+        self.result.counts["frames"] = counter.count
+        sent = _count_lines(self.sent_log)
+        if sent and counter.count < sent:
+            self.echo(f"      note: {counter.count} frames archived, the exchange logged {sent} sent")
+
+    def _wait_featurize_caught_up(self, procs: Processes, featurize: Child) -> None:
+        """Caught up: featurize's committed offsets on ticks.raw reach its end, or the features topic
+        has stopped growing for a while (the last seconds wait for the watermark and stay open)."""
+        topic = self.settings.kafka.topic_features
+        raw_end = end_offsets(self.settings, self.settings.kafka.topic_raw)
+        last, stable_since = -1, time.monotonic()
+        deadline = time.monotonic() + 900
+        last_report = time.monotonic()
+        while time.monotonic() < deadline:
+            procs.check_alive(featurize)
+            total = sum(end_offsets(self.settings, topic).values())
+            done = committed_offsets(self.settings, FEATURIZE_GROUP, self.settings.kafka.topic_raw)
+            behind = sum(max(0, end - done.get(p, 0)) for p, end in raw_end.items())
+            if total != last:
+                last, stable_since = total, time.monotonic()
+            stable_s = time.monotonic() - stable_since
+            if total > 0 and ((behind == 0 and stable_s >= 3) or stable_s >= 20):
+                self.result.counts["feature_messages"] = total
+                return
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                self.echo(f"      ... {total} feature rows published, {behind} raw records still to featurize")
+            time.sleep(1)
+        raise StageFailed("featurize did not catch up within 15 minutes", f"see {featurize.log_path}")
+
+    # -- the summary -------------------------------------------------------------------------
+    def collect(self) -> None:
+        s = self.settings
+        reports = Path(s.model.reports_dir)
+        self.result.paths = {
+            "settings": self.config_path,
+            "archive": Path(s.ingest.archive_dir),
+            "warehouse": Path(s.features.warehouse),
+            "features": self.features_dir,
+            "mlflow_db": self.out / "mlflow.db",
+            "model": Path(s.model.artifacts_dir),
+            "model_eval_pdf": reports / "model_eval.pdf",
+            "evidently": reports / "evidently",
+            "predictions": self.predictions_path,
+            "logs": self.out / "logs",
+        }
+        self.result.mlflow = mlflow_summary(s)
+
+
+class ArchiveCounter:
+    """Counts archived frames incrementally (files are append-only, so only new bytes are read) and
+    spots the exchange's end-of-market close ("replay finished") among the disconnect markers."""
+
+    END_TOKEN = b"replay finished"
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.offsets: dict[Path, int] = {}
+        self.count = 0
+        self.ended = False
+
+    def scan(self) -> bool:
+        """Read what was appended since the last call; True once the market's end is archived."""
+        for path in sorted(self.root.rglob("*.ndjson")):
+            start = self.offsets.get(path, 0)
+            with open(path, "rb") as f:
+                f.seek(start)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1  # only whole lines
+            whole = chunk[:end]
+            self.count += whole.count(b'"kind":"frame"')
+            if self.END_TOKEN in whole and any(
+                self.END_TOKEN in line and b'"kind":"marker"' in line for line in whole.splitlines()
+            ):
+                self.ended = True
+            self.offsets[path] = start + end
+        return self.ended
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """High watermark per partition of a topic (empty when the topic does not exist yet)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from glue import kafka
+
+    consumer = Consumer(kafka.consumer_config(settings.kafka, "glue-demo-offsets", **{"enable.auto.commit": False}))
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        parts = meta.topics.get(topic)
+        if parts is None or parts.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts.partitions}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """A consumer group's committed offset per partition (without joining the group)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from glue import kafka
+
+    partitions = end_offsets(settings, topic)
+    if not partitions:
+        return {}
+    consumer = Consumer(kafka.consumer_config(settings.kafka, group, **{"enable.auto.commit": False}))
+    try:
+        got = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: max(tp.offset, 0) for tp in got}
+    finally:
+        consumer.close()
+
+
+def dump_topic(settings: Settings, topic: str, path: Path, timeout_s: float = 60.0) -> int:
+    """Copy a topic from the beginning to NDJSON, sorted by (key, value) so the file is deterministic."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from glue import kafka
+
+    consumer = Consumer(kafka.consumer_config(settings.kafka, f"glue-demo-dump-{time.time_ns()}",
+                                              **{"enable.auto.commit": False, "auto.offset.reset": "earliest"}))
+    try:
+        ends = end_offsets(settings, topic)
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        position = dict.fromkeys(ends, 0)
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while any(position[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error() is None:
+                    values.append(msg.value())
+                    position[msg.partition()] = msg.offset() + 1
+    finally:
+        consumer.close()
+    lines = sorted(json.dumps(json.loads(v), sort_keys=True) for v in values)
+    lines.sort(key=lambda line: (json.loads(line).get("product_id", ""), json.loads(line).get("second_at", "")))
+    path.write_text("".join(line + "\n" for line in lines))
+    rows = lines
+    return len(rows)
+
+
+def mlflow_summary(settings: Settings) -> dict[str, Any]:
+    """Experiment id, run names and the UI command for the run's MLflow store."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=settings.model.tracking_uri)
+    exp = client.get_experiment_by_name(settings.model.experiment)
+    if exp is None:
+        return {"experiment_id": None, "runs": []}
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    return {
+        "experiment_id": exp.experiment_id,
+        "runs": sorted(r.info.run_name for r in runs),
+        "ui": f"mlflow ui --backend-store-uri {settings.model.tracking_uri} --port 5000",
+        "url": f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs",
+    }
+
+
+def format_summary(result: DemoResult) -> str:
+    p = result.paths
+    lines = [
+        "",
+        f"Demo finished in {result.timings_s.get('total', 0):.0f} s ({result.mode} path). Where everything is:",
+        f"  features (Parquet)     {p['features']}",
+        f"  raw archive (NDJSON)   {p['archive']}",
+        f"  warehouse (DuckDB)     {p['warehouse']}",
+        f"  model artifacts        {p['model']}",
+        f"  evaluation report      {p['model_eval_pdf']}",
+        f"  Evidently reports      {p['evidently']}",
+        f"  predictions            {p['predictions']}",
+        f"  logs of every stage    {p['logs']}",
+        f"  settings of this run   {p['settings']}   (use: glue --config {p['settings']} <command>)",
+    ]
+    m = result.mlflow
+    if m.get("experiment_id") is not None:
+        lines += [
+            f"  MLflow runs            {len(m['runs'])} in {p['mlflow_db']}: {', '.join(m['runs'][:8])}",
+            f"    open the UI:         {m['ui']}",
+            f"    then the runs page:  {m['url']}",
+        ]
+    if result.counts:
+        lines.append("  counts                 " + ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())))
+    lines.append("  stage timings (s)      " + ", ".join(f"{k} {v}" for k, v in result.timings_s.items()))
+    return "\n".join(lines)
+
+
+def run_demo(base: Settings, opts: DemoOptions, echo: Callable[[str], None] | None = None) -> DemoResult:
+    """Run the demo end to end and return where everything is; raises `GlueError` on failure."""
+    demo = Demo(base, opts, echo or (lambda line: print(line, flush=True)))
+    return demo.run()
