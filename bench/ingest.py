@@ -140,7 +140,8 @@ def main(argv: list[str]) -> None:
         records = list(read_archive(summary["archive_files"]))
         frames = [r for r in records if r.kind == "frame"]
         expected_kafka = sum(len(fanout_keys(r)) for r in records)
-        sent = sum(1 for _ in open(sent_log, encoding="utf-8"))
+        with open(sent_log, encoding="utf-8") as fh:
+            sent = sum(1 for _ in fh)
         in_kafka = _topic_total(bootstrap, topic)
         rate = summary["frames"] / summary["elapsed_s"]
         lost = sent - len(frames)
@@ -156,6 +157,10 @@ def main(argv: list[str]) -> None:
         print(f"CPU: exchange {ex_cpu:.1f} s, ingest {ingest_cpu:.1f} s (wall {wall:.1f} s; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); reconnects {summary['reconnects']}, "
               f"seq gaps {summary['seq_gaps']}, spooled {summary['kafka_spooled_total']}")
+        if ingest_cpu > 0:
+            print(f"ingest CPU cost                  {ingest_cpu / max(1, summary['frames']) * 1e6:>9.1f} us/message "
+                  f"(incl. librdkafka threads and start-up) -> {summary['frames'] / ingest_cpu:,.0f} messages/s "
+                  f"per fully available core")
         ok = lost == 0 and in_kafka == expected_kafka == summary["kafka_acked"]
         print("nothing lost: " + ("yes" if ok else "NO"))
         if args.profile:

@@ -22,10 +22,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from glue.archive import ArchiveWriter
 from glue.config import Settings
+from glue.errors import ConfigError
 from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
 from glue.ingest.sink import KafkaSink
@@ -150,6 +152,7 @@ def run_ingest(
     install_signal_handlers: bool | None = None,
 ) -> IngestSummary:
     """Run ingest until `stop_event` is set, `settings.ingest.minutes` pass, or SIGINT/SIGTERM."""
+    _validate(settings)
     ingestor = Ingestor(
         settings,
         stop_event=stop_event,
@@ -161,6 +164,18 @@ def run_ingest(
     if install_signal_handlers is None:
         install_signal_handlers = threading.current_thread() is threading.main_thread()
     return asyncio.run(ingestor.run(install_signal_handlers))
+
+
+def _validate(settings: Settings) -> None:
+    cfg = settings.ingest
+    if not cfg.url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"ingest URL {cfg.url!r} is not a WebSocket URL", "use ws://host:port or wss://host")
+    if not cfg.pairs:
+        raise ConfigError("no product to ingest", "pass --pair BTC-USD (repeatable) or set ingest.pairs")
+    if not cfg.channels:
+        raise ConfigError("no channel to subscribe", "pass --channels ticker,heartbeats or set ingest.channels")
+    if cfg.watchdog_s <= 0:
+        raise ConfigError("ingest.watchdog_s must be positive", "for example --watchdog 10")
 
 
 class Ingestor:
@@ -178,7 +193,8 @@ class Ingestor:
         self.archive = ArchiveWriter(self.cfg.archive_dir, run_id, self.cfg.archive_rotate_mb * 1024 * 1024)
         self.sink: KafkaSink | None = None
         if kafka_enabled:
-            spool = Spool(self.cfg.spool_dir, run_id)
+            # one spool per topic: messages left by an earlier run go back to the topic they were for
+            spool = Spool(Path(self.cfg.spool_dir) / settings.kafka.topic_raw, run_id)
             self.sink = KafkaSink(settings.kafka, spool, high_water=spool_high_water, low_water=spool_low_water)
         self.pipeline = Pipeline(self.archive, self.sink)
         self.iseq = 0

@@ -88,7 +88,7 @@ def test_broker_stopped_for_10s_mid_run_loses_nothing(own_broker, tmp_path):
     assert summary.kafka_spool_pending == 0 and summary.kafka_unacked_at_exit == 0
     messages = read_topic(bootstrap, topic, summary.kafka_acked, timeout_s=120)
     assert_kafka_matches_archive(messages, records)
-    assert list((tmp_path / "spool").glob("*.spool")) == []
+    assert list((tmp_path / "spool").rglob("*.spool")) == []
 
 
 @pytest.mark.slow

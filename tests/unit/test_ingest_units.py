@@ -175,3 +175,19 @@ def test_fast_archive_line_is_identical_to_the_contract_encoding():
         assert archive_line(r) == r.to_archive_line()
     marker = Record("marker", 1, "c", 2, marker={"type": "data_gap"})
     assert archive_line(marker) == marker.to_archive_line()
+
+
+def test_bad_settings_are_user_errors():
+    import dataclasses
+
+    import pytest
+
+    from glue.config import Settings
+    from glue.errors import ConfigError
+    from glue.ingest import run_ingest
+
+    s = Settings()
+    for change in ({"url": "http://x"}, {"pairs": ()}, {"channels": ()}):
+        bad = dataclasses.replace(s, ingest=dataclasses.replace(s.ingest, **change))
+        with pytest.raises(ConfigError):
+            run_ingest(bad)
