@@ -20,6 +20,15 @@ from tests.helpers import free_port
 SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "local-kafka"
 
 
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a re-parented broker may stay a zombie until init reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 def _run(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env,
                           check=False)
@@ -101,8 +110,7 @@ def test_up_status_down_lifecycle(tmp_path):
         down = _run("down", *common)
     assert down.returncode == 0 and "stopped" in down.stdout
     assert not (home / "kafka.pid").exists()
-    with pytest.raises(OSError):
-        os.kill(pid, 0)
+    assert not _alive(pid)
     assert _run("status", *common).returncode == 3
 
 
@@ -169,3 +177,25 @@ def test_unreachable_broker_raises_kafka_unavailable():
     assert time.monotonic() - started < 10
     with pytest.raises(KafkaUnavailable, match="glue broker up"):
         ensure_topics(KafkaSettings(bootstrap_servers=bootstrap), timeout_s=2)
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_stop_with_stops_the_broker_when_its_owner_dies(tmp_path):
+    owner = subprocess.Popen(["sleep", "600"])
+    home = tmp_path / "k"
+    try:
+        up = _run("up", "--home", str(home), "--port", str(free_port()), "--controller-port", str(free_port()),
+                  "--heap", "512m", "--python", sys.executable, "--stop-with", str(owner.pid))
+        assert up.returncode == 0, up.stderr
+        pid = int((home / "kafka.pid").read_text())
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _run("status", "--home", str(home)).returncode == 0:
+            time.sleep(0.5)
+        assert _run("status", "--home", str(home)).returncode == 3
+        assert not _alive(pid)
+    finally:
+        owner.kill()
+        _run("down", "--home", str(home))
