@@ -191,3 +191,29 @@ def test_bad_settings_are_user_errors():
         bad = dataclasses.replace(s, ingest=dataclasses.replace(s.ingest, **change))
         with pytest.raises(ConfigError):
             run_ingest(bad)
+
+
+def test_cdp_jwt_is_a_valid_es256_token_with_the_documented_claims():
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from glue.ingest.jwt import CdpJwt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    token = CdpJwt("organizations/x/apiKeys/y", pem)()
+
+    def unb64(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    head, body, sig = token.split(".")
+    header, claims = json.loads(unb64(head)), json.loads(unb64(body))
+    assert header["alg"] == "ES256" and header["kid"] == "organizations/x/apiKeys/y" and header["nonce"]
+    assert claims["iss"] == "cdp" and claims["exp"] - claims["nbf"] == 120 and "uri" not in claims
+    raw = unb64(sig)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    key.public_key().verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if invalid
