@@ -18,6 +18,7 @@ Extra keys are allowed everywhere (the exchange may add fields). A message with 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from typing import Any, NamedTuple
@@ -25,6 +26,10 @@ from typing import Any, NamedTuple
 from glue.records import frame_products, parse_rfc3339_ns
 
 MAX_PROBLEMS = 20
+
+# Times repeat: the envelope timestamp is read twice per frame (validate + event time), and all
+# levels of an l2_data event share one event_time, so a small cache saves most of the parsing.
+_parse_time = functools.lru_cache(maxsize=256)(parse_rfc3339_ns)
 
 CHANNELS = (
     "heartbeats",
@@ -126,7 +131,7 @@ def _time(p: _Problems, obj: dict, key: str, where: str, required: bool = True) 
         p.add(f"{where}.{key}: must be an RFC 3339 string, got {type(value).__name__}")
         return
     try:
-        parse_rfc3339_ns(value)
+        _parse_time(value)
     except ValueError:
         p.add(f"{where}.{key}: not an RFC 3339 timestamp {_short(value)}")
 
@@ -324,7 +329,7 @@ def inspect_frame(text: str | bytes) -> Inspection:
     event_ns = None
     if isinstance(obj.get("timestamp"), str):
         with contextlib.suppress(ValueError):  # already reported by validate_message
-            event_ns = parse_rfc3339_ns(obj["timestamp"])
+            event_ns = _parse_time(obj["timestamp"])
     return Inspection(channel, frame_products(obj), seq if _is_int(seq) else None, problems, event_ns)
 
 
