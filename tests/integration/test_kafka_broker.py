@@ -62,7 +62,7 @@ def test_stale_pid_file_is_reported_and_cleared(tmp_path):
     assert not (tmp_path / "kafka.pid").exists()
 
 
-def test_java_missing_is_one_actionable_line(tmp_path):
+def _path_without_java(tmp_path: Path) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
@@ -70,7 +70,11 @@ def test_java_missing_is_one_actionable_line(tmp_path):
             target = bin_dir / tool.name
             if tool.name != "java" and not target.exists():
                 target.symlink_to(tool)
-    env = {**os.environ, "PATH": str(bin_dir)}
+    return str(bin_dir)
+
+
+def test_java_missing_is_one_actionable_line(tmp_path):
+    env = {**os.environ, "PATH": _path_without_java(tmp_path)}
     res = _run("up", "--home", str(tmp_path / "home"), env=env)
     assert res.returncode != 0
     assert res.stderr.strip() == "error: java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
@@ -199,3 +203,17 @@ def test_stop_with_stops_the_broker_when_its_owner_dies(tmp_path):
     finally:
         owner.kill()
         _run("down", "--home", str(home))
+
+
+def test_fixture_fails_never_skips_when_the_broker_cannot_start(tmp_path, repo_root):
+    """A run whose broker cannot start reports an error with the reason; nothing is skipped."""
+    env = {k: v for k, v in os.environ.items() if k != "GLUE_TEST_BOOTSTRAP"}
+    env["PATH"] = _path_without_java(tmp_path)
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/integration/test_kafka_fixture_smoke.py"],
+        capture_output=True, text=True, cwd=repo_root, env=env, timeout=300, check=False,
+    )
+    assert res.returncode == 1, res.stdout
+    assert "1 error" in res.stdout and "skipped" not in res.stdout
+    assert "did not start" in res.stdout and "java not found" in res.stdout
