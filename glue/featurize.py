@@ -452,13 +452,13 @@ class FeaturizeLoop:
 
     # Rebalance callbacks run inside poll(): keep them to seeking and exporting.
     def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
         stored = self.wh.committed_offsets()
         for tp in partitions:
             landed = stored.get((tp.topic, tp.partition))
             # DuckDB holds the next offset to land; without one, rebuild this partition's state
             # from the start of the topic so its trailing windows are complete.
-            from confluent_kafka import OFFSET_BEGINNING
-
             tp.offset = landed if landed is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
         self.assigned = sorted(tp.partition for tp in partitions)
@@ -589,10 +589,19 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
     stop = stop or threading.Event()
     log.info("featurize: %s -> %s, warehouse %s, parquet %s/, group %s", job.topic_in, job.topic_out,
              job.warehouse, job.parquet_dir, job.group_id)
+    from confluent_kafka import KafkaException
+
     wh = Warehouse.open(str(job.warehouse), settings.features)
     try:
         loop = FeaturizeLoop(settings, job, wh, stop)
         with stop_on_signals(stop):
             return loop.run()
+    except KafkaException as exc:
+        # Nothing is lost: DuckDB holds the offsets and the pending export; a restart continues.
+        err = exc.args[0] if exc.args else exc
+        raise KafkaUnavailable(
+            f"Kafka failed during featurize ({getattr(err, 'str', lambda: str(err))()})",
+            "check the broker, then restart glue featurize: it resumes from the warehouse without loss",
+        ) from exc
     finally:
         wh.close()

@@ -76,6 +76,24 @@ def ticker_stream(
     return records
 
 
+def simulated_stream(seconds: float, products: Iterable[str] = ("BTC-USD", "ETH-USD"), seed: int = 7,
+                     book_levels: int = 50) -> list[Record]:
+    """The frames one connection to the simulated exchange (glue.exchange) receives, as ingest would record them.
+
+    All four channels: level2 snapshot + updates, market_trades, ticker, heartbeats (key `_control`).
+    """
+    from glue.exchange import simulate_frames
+
+    rng = random.Random(seed)
+    records = []
+    for i, (ns, text) in enumerate(
+        simulate_frames(list(products), seed=seed, start_ns=START_NS, duration_s=seconds, book_levels=book_levels)
+    ):
+        records.append(Record(kind=KIND_FRAME, recv_ns=ns + rng.randint(100_000, 3_000_000), conn="sim-1",
+                              iseq=i, frame=text))
+    return records
+
+
 def produce(bootstrap: str, topic: str, records: Iterable[Record], partitions: int = 6, garbage: int = 0) -> int:
     """Produce records as `glue ingest` does (one message per fanout key); returns messages sent.
 

@@ -20,6 +20,7 @@ from tests.integration.featurize_support import (
     read_parquet_dir,
     replay_table,
     settings_for,
+    simulated_stream,
     ticker_stream,
 )
 
@@ -55,6 +56,24 @@ def test_live_equals_replay_bitwise(kafka_bootstrap, unique_name, tmp_path, batc
         if isinstance(value, float):
             assert sent[name] == value, name
     assert isinstance(sent["emitted_at"], int)
+
+
+def test_live_equals_replay_on_the_simulated_market(kafka_bootstrap, unique_name, tmp_path):
+    """Every channel of the simulated exchange (level2, trades, ticker, heartbeats), cut into small batches."""
+    records = simulated_stream(120, products=("BTC-USD", "ETH-USD", "SOL-USD"), seed=9)
+    topic_in, topic_out = unique_name("raw"), unique_name("feat")
+    produce(kafka_bootstrap, topic_in, records)
+    settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=250)
+    job = job_for(tmp_path, topic_in, topic_out, unique_name("g"))
+
+    run_featurize(settings, job)
+
+    live = read_parquet_dir(job.parquet_dir)
+    assert live is not None and live.num_rows > 0
+    assert set(live.column("product_id").to_pylist()) == {"BTC-USD", "ETH-USD", "SOL-USD"}
+    assert max(key_counts(live).values()) == 1
+    assert_tables_bitwise_equal(live, replay_table(records, tmp_path / "replay", settings))
+    assert len(consume_all(kafka_bootstrap, topic_out)) == live.num_rows
 
 
 def test_garbage_goes_to_dead_letters(kafka_bootstrap, unique_name, tmp_path):
