@@ -217,3 +217,13 @@ def test_fixture_fails_never_skips_when_the_broker_cannot_start(tmp_path, repo_r
     assert res.returncode == 1, res.stdout
     assert "1 error" in res.stdout and "skipped" not in res.stdout
     assert "did not start" in res.stdout and "java not found" in res.stdout
+
+
+def test_glue_broker_cli_is_a_thin_bridge(tmp_path, repo_root):
+    base = [sys.executable, "-m", "glue", "broker"]
+    status = subprocess.run([*base, "status", "--home", str(tmp_path)], capture_output=True, text=True,
+                            cwd=repo_root, check=False)
+    assert status.returncode == 3 and status.stdout.startswith(f"stopped home={tmp_path}")
+    down = subprocess.run([*base, "down", "--home", str(tmp_path)], capture_output=True, text=True,
+                          cwd=repo_root, check=False)
+    assert down.returncode == 0 and "not running" in down.stdout
