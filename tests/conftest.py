@@ -70,7 +70,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             continue
         result = _broker(
             "up", home, "--port", str(port), "--controller-port", str(controller_port),
-            "--heap", "512m", "--timeout", "120", "--python", sys.executable,
+            "--heap", "512m", "--timeout", "180", "--python", sys.executable,
             "--stop-with", str(os.getpid()),  # no broker left behind even if pytest is killed hard
         )
         if result.returncode == 0 or "in use" not in result.stderr:
