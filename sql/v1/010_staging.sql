@@ -23,6 +23,7 @@ WITH landed AS (
       AND event_ns <= hi_ns
       AND product_key <> '_control'
       AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns)
+      AND contains(payload, '"ticker"')  -- cheap superset test before the JSON parse
 ),
 parsed AS (
     SELECT
@@ -69,7 +70,7 @@ CREATE OR REPLACE VIEW stg_ticker AS
 SELECT * FROM stg_ticker_in(-1, 9223372036854775807);
 
 -- stg_top_of_book_in / stg_top_of_book
--- grain: one row per accepted ticker event that carries a usable price.
+-- grain: one row per accepted ticker event (mid_price NULL when it carries no usable price).
 -- purpose: best bid/ask, their quantities and the mid; source = the ticker channel (see header).
 CREATE OR REPLACE MACRO stg_top_of_book_in(lo_ns, hi_ns) AS TABLE
 WITH ticks AS (
@@ -92,8 +93,7 @@ SELECT
         WHEN is_valid_quote THEN (CAST(best_bid AS DOUBLE) + CAST(best_ask AS DOUBLE)) / 2
         WHEN price > 0 THEN CAST(price AS DOUBLE)
     END AS mid_price
-FROM typed
-WHERE is_valid_quote OR price > 0;
+FROM typed;
 
 CREATE OR REPLACE VIEW stg_top_of_book AS
 SELECT * FROM stg_top_of_book_in(-1, 9223372036854775807);
@@ -111,6 +111,7 @@ WITH landed AS (
       AND event_ns <= hi_ns
       AND product_key <> '_control'
       AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns)
+      AND contains(payload, '"market_trades"')  -- cheap superset test before the JSON parse
 ),
 parsed AS (
     SELECT

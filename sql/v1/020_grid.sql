@@ -22,18 +22,23 @@ seconds AS (
     SELECT product_id, unnest(range(from_s, to_s + 1)) AS second_s
     FROM scope
 ),
-quotes_ranked AS (
+book AS MATERIALIZED (
+    -- every accepted ticker event in the scope, parsed once
     SELECT q.*
     FROM stg_top_of_book_in((lo_s - 1) * 1000000000, hi_s * 1000000000) AS q
     JOIN scope AS s ON s.product_id = q.product_id AND q.second_s BETWEEN s.from_s AND s.to_s
+),
+quotes_ranked AS (
+    SELECT *
+    FROM book
+    WHERE mid_price IS NOT NULL
     QUALIFY row_number() OVER (
-        PARTITION BY q.product_id, q.second_s ORDER BY q.event_ns DESC, q.land_seq DESC, q.event_idx DESC, q.ticker_idx DESC
+        PARTITION BY product_id, second_s ORDER BY event_ns DESC, land_seq DESC, event_idx DESC, ticker_idx DESC
     ) = 1
 ),
 tick_counts AS (
-    SELECT t.product_id, t.second_s, count(*) AS n_ticks
-    FROM stg_ticker_in((lo_s - 1) * 1000000000, hi_s * 1000000000) AS t
-    JOIN scope AS s ON s.product_id = t.product_id AND t.second_s BETWEEN s.from_s AND s.to_s
+    SELECT product_id, second_s, count(*) AS n_ticks
+    FROM book
     GROUP BY ALL
 ),
 trade_counts AS (
