@@ -9,8 +9,10 @@ import contextlib
 import json
 import random
 import re
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,12 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 GROUP_PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD")
 
 
+def _wait_for_new_parts(parts_dir: Path, before: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(list(parts_dir.glob("*.parquet"))) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, unique_name, tmp_path):
     records = ticker_stream(240, seed=21)
     topic_in, topic_out, dlq, group = unique_name("raw"), unique_name("feat"), unique_name("dlq"), unique_name("g")
@@ -52,14 +60,18 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, u
             killed = subprocess.run([*cmd, "--crash-at", f"{point}:3"], cwd=REPO_ROOT, env=env, stdout=log,
                                     stderr=log, timeout=120)
             assert killed.returncode == -9, (point, log_path.read_text()[-3000:])
+        # ... a clean SIGTERM mid-stream: the batch in hand is finished and exported, exit code 0 ...
+        before = len(list(parts_dir.glob("*.parquet")))
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
+        _wait_for_new_parts(parts_dir, before)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log_path.read_text()[-3000:]
         # ... then from outside, at random moments.
         for _ in range(3):
             before = len(list(parts_dir.glob("*.parquet")))
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
             # Kill mid-stream: once this run has exported something, at a random moment after.
-            deadline = time.monotonic() + 60
-            while len(list(parts_dir.glob("*.parquet"))) == before and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_for_new_parts(parts_dir, before)
             time.sleep(rng.uniform(0.0, 1.5))
             proc.kill()  # SIGKILL: no handler, no flush
             proc.wait()
@@ -72,6 +84,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka_bootstrap, u
     assert rows_after_kill[-1] < live.num_rows, "the kills should land mid-stream"
     text = log_path.read_text()
     assert "already in Kafka" in text, "the restart after the `kafka` crash must not re-send that batch"
+    assert "SIGTERM received" in text
     assert max(key_counts(live).values()) == 1
     settings = settings_for(kafka_bootstrap, dlq=dlq)
     assert_tables_bitwise_equal(live, replay_table(records, tmp_path / "replay", settings))
