@@ -41,9 +41,13 @@ def publish_snapshot(wh: Any, out_dir: str | Path | None = None) -> int:
     for batch_id in batches:
         _copy(wh.con, f"SELECT * EXCLUDE (batch_id) FROM exp_features WHERE batch_id = {batch_id} "
                       "ORDER BY product_id, second_at", out / "features" / f"batch-{batch_id:09d}.parquet")
+        # constant bounds first, so the grid scan is pruned by zone maps (cost does not grow with history)
+        lo, hi = wh.con.execute("SELECT min(epoch(second_at))::BIGINT, max(epoch(second_at))::BIGINT "
+                                "FROM exp_features WHERE batch_id = ?", [batch_id]).fetchall()[0]
         _copy(wh.con, "SELECT g.* FROM int_grid_1s AS g JOIN (SELECT product_id, min(second_at) AS a, "
                       f"max(second_at) AS b FROM exp_features WHERE batch_id = {batch_id} GROUP BY product_id) AS r "
                       "ON r.product_id = g.product_id AND g.second_at BETWEEN r.a AND r.b "
+                      f"WHERE g.second_s BETWEEN {int(lo)} AND {int(hi)} "
                       "ORDER BY g.product_id, g.second_s", out / "grid" / f"batch-{batch_id:09d}.parquet")
     if batches:
         wh.con.execute("INSERT OR REPLACE INTO ctl_meta VALUES (?, ?)", [PUBLISHED_KEY, str(batches[-1])])
