@@ -10,7 +10,40 @@ from __future__ import annotations
 
 from glue.archive import ArchiveWriter
 from glue.ingest.sink import KafkaSink
-from glue.records import Record
+from glue.records import (
+    FORMAT_VERSION,
+    HEADER_CONN,
+    HEADER_ISEQ,
+    HEADER_KIND,
+    HEADER_RECV_NS,
+    HEADER_SEQ,
+    HEADER_VERSION,
+    Record,
+)
+
+_VERSION_HEADER = (HEADER_VERSION, str(FORMAT_VERSION).encode())
+_KIND_HEADERS: dict[str, tuple[str, bytes]] = {}
+_CONN_HEADERS: dict[str, tuple[str, bytes]] = {}
+
+
+def kafka_headers(record: Record, seq: int | None) -> list[tuple[str, bytes]]:
+    """`record.kafka_headers(seq)`, equal element for element, with the constant parts cached."""
+    kind = _KIND_HEADERS.get(record.kind)
+    if kind is None:
+        kind = _KIND_HEADERS[record.kind] = (HEADER_KIND, record.kind.encode())
+    conn = _CONN_HEADERS.get(record.conn)
+    if conn is None:
+        if len(_CONN_HEADERS) > 10_000:
+            _CONN_HEADERS.clear()
+        conn = _CONN_HEADERS[record.conn] = (HEADER_CONN, record.conn.encode())
+    return [
+        _VERSION_HEADER,
+        kind,
+        (HEADER_RECV_NS, str(record.recv_ns).encode()),
+        conn,
+        (HEADER_ISEQ, str(record.iseq).encode()),
+        (HEADER_SEQ, b"" if seq is None else str(seq).encode()),
+    ]
 
 
 class Pipeline:
@@ -37,4 +70,5 @@ class Pipeline:
         pending, self._pending = self._pending, []
         send = self.sink.send
         for record, keys, seq, t0 in pending:
-            send(keys, record.kafka_value(), record.kafka_headers(seq), t0)
+            value = record.frame.encode("utf-8") if record.frame is not None else record.kafka_value()
+            send(keys, value, kafka_headers(record, seq), t0)

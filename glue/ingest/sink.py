@@ -63,6 +63,7 @@ class KafkaSink:
         self.failed_deliveries = 0  # delivery reports with an error (the message was re-spooled)
         self.dead = 0  # gave up after max_attempts (kept in the dead file and the archive)
         self.latencies_us = array("q")
+        self._key_bytes: dict[str, bytes] = {}
         self._dead_path = spool.dir / f"dead-{spool.run_id}.ndjson"
         self._fatal = False
         self._factory = producer_factory or _confluent_producer
@@ -90,7 +91,9 @@ class KafkaSink:
         """Produce one record under each of its keys (or spool it, keeping order)."""
         spooling = self.spooling
         for key in keys:
-            kb = key.encode("utf-8")
+            kb = self._key_bytes.get(key)
+            if kb is None:
+                kb = self._key_bytes[key] = key.encode("utf-8")
             if spooling or not self._produce(kb, value, headers, recv_mono_ns, 0):
                 spooling = True
                 self.spool.append(SpooledMessage(kb, value, headers))

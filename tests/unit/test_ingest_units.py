@@ -237,3 +237,12 @@ def test_fast_json_parse_equals_json_loads():
     roundtrip()
     for text in ['{"a":NaN}', '{"a":123456789012345678901234567890}', '{"a":1.5e400}', '{"a":"\\ud800"}']:
         assert repr(parse_json(text)) == repr(json.loads(text))
+
+
+def test_cached_kafka_headers_equal_the_contract():
+    from glue.ingest.pipeline import kafka_headers
+
+    for r, seq in ((Record(KIND_FRAME, 123, "run-0001", 7, frame="{}"), 5),
+                   (Record("marker", 124, "run-0002", 8, marker={"type": "x"}), None)):
+        assert kafka_headers(r, seq) == r.kafka_headers(seq)
+        assert kafka_headers(r, seq) == r.kafka_headers(seq)  # cached path
