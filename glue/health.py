@@ -10,10 +10,12 @@ needs, so a check costs a fraction of a second.
     python -m glue.health kafka 127.0.0.1:9092
     python -m glue.health fresh data/raw 60        # newest file under data/raw changed in the last 60 s
     python -m glue.health process                  # PID 1 runs and is not a zombie (the image default)
+    python -m glue.health uptime 20                # the container's main process has run 20 s (no crash loop)
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -30,7 +32,7 @@ def check_tcp(address: str, timeout_s: float = 3.0) -> str:
 
 def check_http(url: str, timeout_s: float = 3.0) -> str:
     """GET `url`; raise on a non-2xx answer or no answer."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (loopback URL from config)
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         if not 200 <= response.status < 300:
             raise OSError(f"{url} answered {response.status}")
         return f"http {url} answered {response.status}"
@@ -66,6 +68,20 @@ def check_process(pid: int = 1) -> str:
     return f"process {pid} state {state}"
 
 
+def check_uptime(min_s: float, pid: int = 1) -> str:
+    """The main process has been running at least `min_s`: a crash-looping service is not healthy."""
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    started_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot_s = float(Path("/proc/uptime").read_text().split()[0])
+    age_s = boot_s - started_ticks / ticks_per_s
+    if age_s < min_s:
+        raise OSError(f"process {pid} started {age_s:.0f} s ago (needs {min_s:.0f} s without a restart)")
+    return f"process {pid} up {age_s:.0f} s"
+
+
+PROBES = ("tcp", "http", "kafka", "fresh", "process", "uptime")
+
+
 def run(argv: list[str]) -> int:
     """Run one probe from command-line words; return the exit code."""
     kind, *args = argv or ["process"]
@@ -75,7 +91,9 @@ def run(argv: list[str]) -> int:
         "kafka": lambda: check_kafka(args[0]),
         "fresh": lambda: check_fresh(args[0], float(args[1])),
         "process": lambda: check_process(),
+        "uptime": lambda: check_uptime(float(args[0])),
     }
+    assert set(probes) == set(PROBES)
     if kind not in probes:
         print(f"unhealthy: unknown check {kind!r}; use one of {', '.join(probes)}")
         return 2
