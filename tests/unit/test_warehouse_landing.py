@@ -63,3 +63,26 @@ def test_replay_fans_out_and_control_frames_have_no_watermark() -> None:
     assert batch.frames["product_key"] == [CONTROL_KEY]
     assert batch.frames["arrival_wm_ns"] == [None]
     assert batch.markers["product_key"] == ["BTC-USD", "ETH-USD"]
+
+
+def test_fast_archive_reader_equals_read_archive(tmp_path) -> None:
+    from glue.records import read_archive
+    from glue.replay import read_archive_fast
+
+    recs = list(fx.simulate_ticker_stream(50, gap_every=10))
+    odd = fx.Record(kind="frame", recv_ns=1, conn="c", iseq=7, frame="{not json", extra={"src": "import:x"})
+    path = tmp_path / "a.ndjson"
+    path.write_text("\n".join(r.to_archive_line() for r in [*recs, odd]) + "\n\n")
+    fast = list(read_archive_fast([str(path)]))
+    ref = list(read_archive([str(path)]))
+    assert [(r.kind, r.recv_ns, r.conn, r.iseq, r.frame, r.marker) for r in fast] == [
+        (r.kind, r.recv_ns, r.conn, r.iseq, r.frame, r.marker) for r in ref]
+
+
+def test_parse_json_matches_json_loads() -> None:
+    import json
+
+    from glue.warehouse.landing import parse_json
+
+    for text in ['{"a": NaN}', '{"a": 1e400}', '{"a": 123456789012345678901234567890}', '[1, 2]', '{"a":"\\u00e9"}']:
+        assert repr(parse_json(text)) == repr(json.loads(text))
