@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from glue.config import Settings
-from glue.errors import GlueError, KafkaUnavailable
+from glue.errors import GlueError, KafkaUnavailable, WarehouseError
 from glue.records import Record, format_rfc3339_ns
 
 log = logging.getLogger("glue.featurize")
@@ -589,6 +589,7 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
     stop = stop or threading.Event()
     log.info("featurize: %s -> %s, warehouse %s, parquet %s/, group %s", job.topic_in, job.topic_out,
              job.warehouse, job.parquet_dir, job.group_id)
+    import duckdb
     from confluent_kafka import KafkaException
 
     wh = Warehouse.open(str(job.warehouse), settings.features)
@@ -602,6 +603,11 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
         raise KafkaUnavailable(
             f"Kafka failed during featurize ({getattr(err, 'str', lambda: str(err))()})",
             "check the broker, then restart glue featurize: it resumes from the warehouse without loss",
+        ) from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"the warehouse failed during featurize ({str(exc).splitlines()[0]})",
+            "landed data and offsets up to the last commit are safe; fix the cause and restart",
         ) from exc
     finally:
         wh.close()

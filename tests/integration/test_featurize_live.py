@@ -27,9 +27,9 @@ from tests.integration.featurize_support import (
 pytestmark = pytest.mark.kafka
 
 
-@pytest.mark.parametrize("batch_frames", [7, 500])
+@pytest.mark.parametrize("batch_frames", [pytest.param(7, marks=pytest.mark.slow), 500])
 def test_live_equals_replay_bitwise(kafka_bootstrap, unique_name, tmp_path, batch_frames):
-    records = ticker_stream(90, seed=11)
+    records = ticker_stream(60, seed=11)
     topic_in, topic_out = unique_name("raw"), unique_name("feat")
     produce(kafka_bootstrap, topic_in, records)
     settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=batch_frames)
@@ -96,6 +96,7 @@ def test_garbage_goes_to_dead_letters(kafka_bootstrap, unique_name, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_stop_event_then_restart_continues(kafka_bootstrap, unique_name, tmp_path):
     """A clean stop mid-stream and a restart on the same warehouse: no lost, no duplicated row."""
     records = ticker_stream(60, seed=5)
