@@ -46,22 +46,26 @@ def bench_simulated(ticks: int, tmp: Path) -> None:
         for rec in fx.simulate_ticker_stream(ticks, seed=7, mean_gap_ms=40):
             fh.write(rec.to_archive_line() + "\n")
     print(f"simulated day: wrote {ticks:,} ticker frames in {time.perf_counter() - t0:.1f} s")
+    c0 = time.process_time()
     _, stats = replay([str(path)], str(tmp / "sim.parquet"), FeatureSettings(), chunk_records=100_000,
                       progress_interval_s=1e9)
+    cpu_s = time.process_time() - c0
     print(f"simulated replay: {stats.records:,} ticks, {stats.rows:,} feature rows in {stats.seconds:.2f} s "
-          f"= {stats.records / stats.seconds:,.0f} ticks/s   peak RSS {peak_mb():,.0f} MB")
+          f"= {stats.records / stats.seconds:,.0f} ticks/s wall, {stats.records / cpu_s:,.0f} ticks/s per CPU-second"
+          f"   peak RSS {peak_mb():,.0f} MB")
     # the split: land (Python parse + insert) vs finalize (the SQL)
     from glue.records import read_archive
 
     records = list(read_archive([str(path)]))
     with Warehouse.open(":memory:", FeatureSettings()) as wh:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         wh.land(records)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         wh.finalize()
-        t2 = time.perf_counter()
-    print(f"  one shot: land {t1 - t0:.2f} s ({len(records) / (t1 - t0):,.0f}/s), "
-          f"finalize {t2 - t1:.2f} s ({len(records) / (t2 - t1):,.0f} ticks/s in SQL)")
+        c2, t2 = time.process_time(), time.perf_counter()
+    n = len(records)
+    print(f"  one shot: land {t1 - t0:.2f} s wall / {c1 - c0:.2f} s CPU ({n / (c1 - c0):,.0f} frames per CPU-s, "
+          f"Python), finalize {t2 - t1:.2f} s wall / {c2 - c1:.2f} s CPU ({n / (c2 - c1):,.0f} ticks per CPU-s, SQL)")
 
 
 def bench_captures(tmp: Path) -> None:
@@ -117,30 +121,46 @@ def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
     return last_ns
 
 
-def per_batch_cost(n_history: int, tmp: Path, batches: int = 15, batch_frames: int = 1000) -> float:
-    path = tmp / f"hist-{n_history}.duckdb"
-    with Warehouse.open(str(path), FeatureSettings()) as wh:
-        t = build_history(wh, n_history)
-        wh.con.execute("CHECKPOINT")
-        costs = []
-        seq = n_history
+def make_batch(t_ns: int, seq: int, batch_frames: int):
+    recs = []
+    for _ in range(batch_frames):
+        t_ns += 50_000_000
+        seq += 1
+        recs.append(fx.ticker("BTC-USD", t_ns, "60000.00", "60000.02", seq=seq, iseq=seq))
+    return recs, t_ns, seq
+
+
+def per_batch_costs(sizes: list[int], tmp: Path, batches: int = 15, batch_frames: int = 1000) -> dict[int, float]:
+    """Warehouses with each history size, then micro-batches interleaved across them (load drifts equally)."""
+    whs, clocks, costs, cpu = {}, {}, {n: [] for n in sizes}, {n: 0.0 for n in sizes}
+    for n in sizes:
+        whs[n] = Warehouse.open(str(tmp / f"hist-{n}.duckdb"), FeatureSettings())
+        clocks[n] = (build_history(whs[n], n), n)
+        whs[n].con.execute("CHECKPOINT")
+    try:
         for _ in range(batches):
-            recs = []
-            for _ in range(batch_frames):
-                t += 50_000_000
-                seq += 1
-                recs.append(fx.ticker("BTC-USD", t, "60000.00", "60000.02", seq=seq, iseq=seq))
-            t0 = time.perf_counter()
-            wh.land(recs)
-            rows = wh.finalize()
-            costs.append(time.perf_counter() - t0)
-            assert rows.num_rows > 0
-    med = statistics.median(costs)
-    print(f"per-batch cost with {n_history:,} frames in the warehouse: median {med * 1000:.0f} ms, "
-          f"p90 {sorted(costs)[int(0.9 * len(costs))] * 1000:.0f} ms over {batches} batches of {batch_frames} "
-          f"frames (land + finalize)   peak RSS {peak_mb():,.0f} MB")
-    path.unlink(missing_ok=True)
-    return med
+            for n in sizes:
+                recs, t_ns, seq = make_batch(*clocks[n], batch_frames)
+                clocks[n] = (t_ns, seq)
+                c0, t0 = time.process_time(), time.perf_counter()
+                whs[n].land(recs)
+                rows = whs[n].finalize()
+                costs[n].append(time.perf_counter() - t0)
+                cpu[n] += time.process_time() - c0
+                assert rows.num_rows > 0
+    finally:
+        for wh in whs.values():
+            wh.close()
+    out = {}
+    for n in sizes:
+        med = statistics.median(costs[n])
+        out[n] = med
+        print(f"per-batch cost, {n:,} frames already in the warehouse: median {med * 1000:.0f} ms wall, "
+              f"p90 {sorted(costs[n])[int(0.9 * len(costs[n]))] * 1000:.0f} ms, "
+              f"mean CPU {cpu[n] / batches * 1000:.0f} ms "
+              f"({batches} batches of {batch_frames} frames: land + finalize)")
+    print(f"  peak RSS {peak_mb():,.0f} MB")
+    return out
 
 
 def main(argv: list[str]) -> None:
@@ -157,8 +177,8 @@ def main(argv: list[str]) -> None:
             bench_simulated(args.ticks, tmp)
         if not args.skip_captures:
             bench_captures(tmp)
-        small = per_batch_cost(args.small, tmp)
-        large = per_batch_cost(args.large, tmp)
+        cost = per_batch_costs([args.small, args.large], tmp)
+        small, large = cost[args.small], cost[args.large]
         print(f"per-batch cost ratio {args.large:,} vs {args.small:,} frames of history: {large / small:.2f}x "
               "(target <= 1.5x)")
     print(f"started {format_rfc3339_ns(time.time_ns())}; peak RSS {peak_mb():,.0f} MB")
