@@ -47,3 +47,26 @@ def test_sql_without_warehouse_or_snapshot_is_a_one_line_error(tmp_path: Path) -
     out = glue_sql("SELECT 1", "--warehouse", str(tmp_path / "missing.duckdb"))
     assert out.returncode != 0
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_glue_replay_cli_writes_features_and_labels(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    archive = tmp_path / "raw" / "2026-01-01" / "run-0001.ndjson"
+    archive.parent.mkdir(parents=True)
+    records = list(fx.simulate_ticker_stream(3000, seed=9, mean_gap_ms=80, gap_every=700))
+    archive.write_text("".join(r.to_archive_line() + "\n" for r in records))
+    out, labels = tmp_path / "f.parquet", tmp_path / "l.parquet"
+    done = subprocess.run([sys.executable, "-m", "glue", "replay", "--raw", str(tmp_path / "raw" / "*" / "*.ndjson"),
+                           "--out", str(out), "--labels-out", str(labels), "--chunk", "500"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "feature rows" in done.stdout
+    with Warehouse.open(":memory:", FeatureSettings()) as wh:
+        wh.land(records)
+        wh.finalize()
+        assert pq.read_table(out).equals(wh.features())
+    assert pq.read_table(labels).num_rows >= pq.read_table(out).num_rows
+    missing = subprocess.run([sys.executable, "-m", "glue", "replay", "--raw", str(tmp_path / "nope*.ndjson")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and missing.stderr.startswith("error: ")
