@@ -1,0 +1,74 @@
+"""Real captures end to end: fake exchange (recording) -> glue ingest -> Kafka -> glue featurize, vs glue replay.
+
+Each real Coinbase capture in ../shared/data/coinbase is imported (glue import), replayed by the fake
+exchange as fast as ingest reads, ingested into a fresh topic and archive, then featurized live in small
+batches. The live Parquet output must equal `glue replay` of the archive that ingest wrote, bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+from glue.exchange.server import ExchangeOptions
+from glue.featurize import run_featurize
+from glue.importer import import_captures
+from glue.records import read_archive
+from tests.helpers import unique_name
+from tests.integration.featurize_support import (
+    assert_tables_bitwise_equal,
+    consume_all,
+    job_for,
+    key_counts,
+    read_parquet_dir,
+    settings_for,
+)
+from tests.integration.ingest_support import ExchangeThread, ingest_settings, run_ingest_until
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
+SETS = sorted(p.name for p in SHARED.iterdir() if p.is_dir()) if SHARED.is_dir() else []
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow,
+              pytest.mark.skipif(not SETS, reason=f"real captures not present at {SHARED}")]
+
+
+def _tickers(frames) -> int:
+    n = 0
+    for text in frames:
+        with contextlib.suppress(ValueError):
+            n += json.loads(text).get("channel") == "ticker"
+    return n
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_capture_through_ingest_and_featurize_equals_replay(name, kafka_bootstrap, tmp_path):
+    from glue.replay import replay
+
+    imported = import_captures([str(SHARED / name)], str(tmp_path / "imported"))
+    imported_tickers = _tickers(r.frame for r in read_archive(imported.archive_files) if r.kind == "frame")
+    products = tuple(sorted(set().union(*(f.products for f in imported.files))))
+    topic = unique_name("raw")
+    with ExchangeThread(source="recording", recording=tuple(imported.archive_files), speed=0, products=products,
+                        options=ExchangeOptions()) as ex:
+        ingest = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic, pairs=products,
+                                 channels=("ticker",))
+
+        def done() -> bool:
+            sent = sum(_tickers(frames) for frames in list(ex.server.sent.values()))
+            return sent >= imported_tickers - 1
+
+        summary = run_ingest_until(ingest, done, timeout_s=300)
+
+    settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=400)
+    job = job_for(tmp_path, topic, unique_name("feat"), unique_name("g"), until_idle_s=3)
+    stats = run_featurize(settings, job)
+
+    live = read_parquet_dir(job.parquet_dir)
+    assert live is not None and live.num_rows > 100, stats
+    assert max(key_counts(live).values()) == 1
+    replayed, _ = replay([str(p) for p in summary.archive_files], str(tmp_path / "replay.parquet"), settings.features)
+    assert_tables_bitwise_equal(live, replayed)
+    assert len(consume_all(kafka_bootstrap, job.topic_out)) == live.num_rows
