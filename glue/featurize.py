@@ -126,6 +126,11 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def _json_default(v: Any) -> Any:
+    # Exact decimals (should a SQL version emit one) travel as their text, never rounded to a float.
+    return str(v)
+
+
 def feature_messages(table: Any, emitted_at_ns: int) -> list[tuple[bytes, bytes]]:
     """(key, value) per row: key = product id, value = the row as JSON (contracts section 5).
 
@@ -147,7 +152,7 @@ def feature_messages(table: Any, emitted_at_ns: int) -> list[tuple[bytes, bytes]
     for i in range(table.num_rows):
         row = {name: values[i] for name, values in columns.items()}
         row["emitted_at"] = emitted_at_ns
-        out.append((str(row["product_id"]).encode(), json.dumps(row, separators=(",", ":")).encode()))
+        out.append((str(row["product_id"]).encode(), json.dumps(row, separators=(",", ":"), default=_json_default).encode()))
     return out
 
 
