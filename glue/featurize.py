@@ -152,7 +152,8 @@ def feature_messages(table: Any, emitted_at_ns: int) -> list[tuple[bytes, bytes]
     for i in range(table.num_rows):
         row = {name: values[i] for name, values in columns.items()}
         row["emitted_at"] = emitted_at_ns
-        out.append((str(row["product_id"]).encode(), json.dumps(row, separators=(",", ":"), default=_json_default).encode()))
+        value = json.dumps(row, separators=(",", ":"), default=_json_default).encode()
+        out.append((str(row["product_id"]).encode(), value))
     return out
 
 
