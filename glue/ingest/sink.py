@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from glue.config import KafkaSettings
 from glue.ingest.spool import Spool, SpooledMessage
 
@@ -73,6 +75,7 @@ class KafkaSink:
                 "message.timeout.ms": 0,  # never give up on a message ourselves: the broker comes back
                 "queue.buffering.max.messages": max(high_water * 2, 100_000),
                 "error_cb": self._on_error,
+                "logger": logging.getLogger("glue.ingest.librdkafka"),
             },
         )
         self.producer = self._factory(self._config)
@@ -112,6 +115,12 @@ class KafkaSink:
                 # Local queue full: serve delivery reports to make room, then retry (never queued,
                 # so a retry cannot duplicate). After a few tries the caller spools instead.
                 self.producer.poll(0.05)
+            except KafkaException as exc:
+                # Refused locally for good (e.g. larger than kafka.max_message_bytes): retrying cannot
+                # help. Kept in the dead-letter file and counted; the archive has the frame too.
+                self._write_dead(SpooledMessage(key, value, headers, self.max_attempts), exc.args[0] if exc.args
+                                 else exc)
+                return True
         return False
 
     def _on_delivery(self, err: Any, msg: Any, t0: int | None, attempt: int) -> None:
@@ -133,8 +142,7 @@ class KafkaSink:
 
     def _write_dead(self, message: SpooledMessage, err: Any) -> None:
         self.dead += 1
-        log.error("kafka: giving up on a message after %d attempts (%s); kept in %s", self.max_attempts, err,
-                  self._dead_path)
+        log.error("kafka: giving up on a message (%s); kept in %s (and in the archive)", err, self._dead_path)
         self._dead_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._dead_path, "ab") as fh:
             line = json.loads(message.to_line())

@@ -126,3 +126,20 @@ def test_http_429_rejections_are_retried(tmp_path):
     records = archive_records(summary)
     assert_sent_equals_archived(sent, records)
     assert all(json.loads(r.frame) for r in records if r.kind == "frame")
+
+
+def test_frame_larger_than_kafka_limit_is_dead_lettered_not_looped(kafka_bootstrap, tmp_path):
+    import dataclasses
+
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(faults=["oversize_snapshot:2"], speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
+        settings = dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka,
+                                                                           max_message_bytes=1_000_000))
+        summary = run_ingest_until(settings, lambda: _conn_frames(ex, 1) >= 500)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)  # archived in full, no reconnect loop
+    assert summary.connections == 1 and summary.kafka_dead >= 2, "\n".join(summary.lines())
+    dead = list((tmp_path / "spool").rglob("dead-*.ndjson"))
+    assert dead and sum(1 for _ in dead[0].open()) == summary.kafka_dead

@@ -228,7 +228,7 @@ def test_fast_json_parse_equals_json_loads():
     leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
     values = st.recursive(leaves, lambda kids: st.lists(kids) | st.dictionaries(st.text(), kids), max_leaves=20)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(values)
     def roundtrip(value):
         text = json.dumps(value)
