@@ -122,3 +122,28 @@ def test_sigterm_mid_run_flushes_everything(kafka_bootstrap, tmp_path):
     assert summary["kafka_unacked_at_exit"] == 0 and summary["kafka_acked"] == summary["kafka_produced"]
     messages = read_topic(kafka_bootstrap, topic, summary["kafka_acked"])
     assert_kafka_matches_archive(messages, records)
+
+
+@pytest.mark.slow
+def test_broker_down_at_start_frames_spooled_then_sent(own_broker, tmp_path):
+    bootstrap, start, stop = own_broker
+    stop()
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(speed=20.0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=bootstrap, topic=topic, watchdog_s=30.0)
+        phase = {"t0": time.monotonic(), "started": None}
+
+        def done() -> bool:
+            now = time.monotonic()
+            if phase["started"] is None and now - phase["t0"] > 6:
+                start()
+                phase["started"] = time.monotonic()
+            return phase["started"] is not None and now - phase["started"] > 8
+
+        summary = run_ingest_until(settings, done, timeout_s=180, spool_high_water=300, spool_low_water=50)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert summary.kafka_spooled_total > 0 and summary.kafka_spool_pending == 0, "\n".join(summary.lines())
+    messages = read_topic(bootstrap, topic, summary.kafka_acked, timeout_s=120)
+    assert_kafka_matches_archive(messages, records)
