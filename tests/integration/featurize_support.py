@@ -141,25 +141,27 @@ def read_parquet_dir(directory: Path) -> Any:
 
 
 def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[Any]:
-    """Every committed message of a topic from the beginning (read_committed), until idle."""
+    """Every committed message of a topic from the beginning (read_committed), until idle.
+
+    Partitions are assigned directly (no group join), so the idle clock starts at the first fetch.
+    """
     import time
 
-    from confluent_kafka import Consumer
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from glue.config import KafkaSettings
     from glue.kafka import consumer_config
     from tests.helpers import unique_name
 
     consumer = Consumer(consumer_config(KafkaSettings(bootstrap_servers=bootstrap), unique_name("read")))
-    consumer.subscribe([topic])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
     out: list[Any] = []
     last = time.monotonic()
     try:
         while time.monotonic() - last < idle_s:
-            msgs = consumer.consume(1000, 0.2)
-            for m in msgs:
-                if m.error() is None:
-                    out.append(m)
+            msgs = consumer.consume(10_000, 0.2)
+            out.extend(m for m in msgs if m.error() is None)
             if msgs:
                 last = time.monotonic()
     finally:
