@@ -218,7 +218,7 @@ class KafkaSink:
         try:
             for key, value in messages:
                 self._produce(key, value)
-            if crash is not None:
+            if crash is not None and crash.point == "produced":
                 self.producer.flush(TXN_TIMEOUT_S)  # the rows are on the broker, uncommitted
                 crash("produced")
             self.producer.send_offsets_to_transaction(offsets, group_metadata, TXN_TIMEOUT_S)
