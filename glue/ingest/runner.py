@@ -149,6 +149,7 @@ def run_ingest(
     run_id: str | None = None,
     spool_high_water: int = 50_000,
     spool_low_water: int = 10_000,
+    kafka_close_timeout_s: float = 30.0,
     install_signal_handlers: bool | None = None,
 ) -> IngestSummary:
     """Run ingest until `stop_event` is set, `settings.ingest.minutes` pass, or SIGINT/SIGTERM."""
@@ -160,6 +161,7 @@ def run_ingest(
         run_id=run_id or new_run_id(),
         spool_high_water=spool_high_water,
         spool_low_water=spool_low_water,
+        kafka_close_timeout_s=kafka_close_timeout_s,
     )
     if install_signal_handlers is None:
         install_signal_handlers = threading.current_thread() is threading.main_thread()
@@ -182,7 +184,9 @@ class Ingestor:
     """The state of one ingest run; see the module docstring."""
 
     def __init__(self, settings: Settings, *, stop_event: threading.Event | None, kafka_enabled: bool,
-                 run_id: str, spool_high_water: int, spool_low_water: int) -> None:
+                 run_id: str, spool_high_water: int, spool_low_water: int,
+                 kafka_close_timeout_s: float = 30.0) -> None:
+        self.kafka_close_timeout_s = kafka_close_timeout_s
         self.settings = settings
         self.cfg = settings.ingest
         self.stop_event = stop_event or threading.Event()
@@ -442,7 +446,7 @@ class Ingestor:
         s, t = self.summary, self.tracker.stats
         self.pipeline.flush()
         if self.sink is not None:
-            s.kafka_unacked_at_exit = self.sink.close(timeout_s=30.0)
+            s.kafka_unacked_at_exit = self.sink.close(timeout_s=self.kafka_close_timeout_s)
             s.kafka_produced = self.sink.produced
             s.kafka_acked = self.sink.acked
             s.kafka_spooled_total = self.sink.spool.appended_total

@@ -104,7 +104,8 @@ class KafkaSink:
     def _produce(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]], t0: int | None,
                  attempt: int) -> bool:
         def on_delivery(err: Any, msg: Any) -> None:
-            self._on_delivery(err, msg, t0, attempt)
+            # key/value/headers come from this closure: delivery reports do not carry the headers
+            self._on_delivery(err, key, value, headers, t0, attempt)
 
         for _ in range(3):
             try:
@@ -123,7 +124,8 @@ class KafkaSink:
                 return True
         return False
 
-    def _on_delivery(self, err: Any, msg: Any, t0: int | None, attempt: int) -> None:
+    def _on_delivery(self, err: Any, key: bytes, value: bytes, headers: list[tuple[str, bytes]], t0: int | None,
+                     attempt: int) -> None:
         if err is None:
             self.acked += 1
             if t0 is not None and len(self.latencies_us) < LATENCY_SAMPLES_MAX:
@@ -132,7 +134,7 @@ class KafkaSink:
         self.failed_deliveries += 1
         # Only non-transient errors count as attempts, so a broker outage never dead-letters.
         attempts = attempt + (0 if _is_transient(err) else 1)
-        message = SpooledMessage(msg.key() or b"", msg.value() or b"", list(msg.headers() or []), attempts)
+        message = SpooledMessage(key, value, headers, attempts)
         if attempts >= self.max_attempts:
             self._write_dead(message, err)
             return

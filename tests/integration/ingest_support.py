@@ -189,7 +189,8 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.
 
 def assert_kafka_matches_archive(messages: list[tuple[int, int, str, bytes, dict[str, str]]],
                                  records: list[Record]) -> None:
-    """Every archived record is in Kafka exactly once per fanout key, unchanged, in order per partition."""
+    """Every archived record is in Kafka exactly once per fanout key, unchanged, in order per partition
+    (per connection: iseq restarts with each ingest run)."""
     from glue.records import fanout_keys
 
     want: dict[tuple[str, int, str], bytes] = {}
@@ -197,14 +198,15 @@ def assert_kafka_matches_archive(messages: list[tuple[int, int, str, bytes, dict
         for key in fanout_keys(r):
             want[(r.conn, r.iseq, key)] = r.kafka_value()
     got: dict[tuple[str, int, str], bytes] = {}
-    last_iseq: dict[int, int] = {}
+    last_iseq: dict[tuple[int, str], int] = {}
     for partition, _offset, key, value, headers in messages:
         ident = (headers["glue.conn"], int(headers["glue.iseq"]), key)
         assert ident not in got, f"duplicate in Kafka: {ident}"
         got[ident] = value
         iseq = int(headers["glue.iseq"])
-        assert iseq > last_iseq.get(partition, 0), f"out of order in partition {partition}"
-        last_iseq[partition] = iseq
+        slot = (partition, headers["glue.conn"])  # iseq restarts with every ingest run
+        assert iseq > last_iseq.get(slot, 0), f"out of order in partition {partition}"
+        last_iseq[slot] = iseq
     missing = set(want) - set(got)
     extra = set(got) - set(want)
     assert not missing, f"{len(missing)} archived records missing from Kafka, e.g. {sorted(missing)[:3]}"

@@ -147,3 +147,25 @@ def test_broker_down_at_start_frames_spooled_then_sent(own_broker, tmp_path):
     assert summary.kafka_spooled_total > 0 and summary.kafka_spool_pending == 0, "\n".join(summary.lines())
     messages = read_topic(bootstrap, topic, summary.kafka_acked, timeout_s=120)
     assert_kafka_matches_archive(messages, records)
+
+
+@pytest.mark.slow
+def test_unacknowledged_at_exit_is_spooled_and_sent_by_the_next_run(own_broker, tmp_path):
+    bootstrap, start, stop = own_broker
+    stop()
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(speed=20.0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=bootstrap, topic=topic)
+        t0 = time.monotonic()
+        first = run_ingest_until(settings, lambda: time.monotonic() - t0 > 3, kafka_close_timeout_s=2.0)
+    assert first.kafka_acked == 0 and first.kafka_spool_pending > 0, "\n".join(first.lines())
+    assert list((tmp_path / "spool").rglob("*.spool"))
+    start()
+    with ExchangeThread(speed=20.0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=bootstrap, topic=topic)
+        t0 = time.monotonic()
+        second = run_ingest_until(settings, lambda: time.monotonic() - t0 > 4)
+    assert second.kafka_spool_pending == 0 and second.kafka_unacked_at_exit == 0
+    records = archive_records(first) + archive_records(second)
+    messages = read_topic(bootstrap, topic, second.kafka_acked, timeout_s=120)
+    assert_kafka_matches_archive(messages, records)  # the first run's records included, each once
