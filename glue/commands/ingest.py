@@ -17,11 +17,13 @@ import click
 @click.option("--archive-dir", default=None, help="Archive root (default: ingest.archive_dir, data/raw).")
 @click.option("--spool-dir", default=None, help="Spool directory used while Kafka is away (default: data/spool).")
 @click.option("--watchdog", type=float, default=None, help="Reconnect after this many silent seconds.")
+@click.option("--data-watchdog", type=float, default=0.0, show_default=True,
+              help="Also reconnect when heartbeats arrive but no data for this many seconds (0 = off).")
 @click.option("--no-kafka", is_flag=True, help="Archive only; do not produce to Kafka.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as one JSON object instead of text.")
 @click.pass_obj
-def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, spool_dir, watchdog, no_kafka,
-            json_summary) -> None:
+def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, spool_dir, watchdog, data_watchdog,
+            no_kafka, json_summary) -> None:
     """Stream market data into Kafka ticks.raw and data/raw/YYYY-MM-DD/*.ndjson.
 
     Subscribes one message per channel (heartbeats included), reconnects with backoff on every
@@ -51,7 +53,7 @@ def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, s
         kafka__bootstrap_servers=bootstrap,
         kafka__topic_raw=topic,
     )
-    summary = run_ingest(settings, kafka_enabled=not no_kafka)
+    summary = run_ingest(settings, kafka_enabled=not no_kafka, data_watchdog_s=data_watchdog)
     if json_summary:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
     else:

@@ -32,7 +32,7 @@ from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
 from glue.ingest.sink import KafkaSink
 from glue.ingest.spool import Spool
-from glue.ingest.tracker import StreamTracker, inspect_frame
+from glue.ingest.tracker import DATA, StreamTracker, inspect_frame
 from glue.records import (
     CONTROL_KEY,
     KIND_FRAME,
@@ -150,9 +150,14 @@ def run_ingest(
     spool_high_water: int = 50_000,
     spool_low_water: int = 10_000,
     kafka_close_timeout_s: float = 30.0,
+    data_watchdog_s: float = 0.0,
     install_signal_handlers: bool | None = None,
 ) -> IngestSummary:
-    """Run ingest until `stop_event` is set, `settings.ingest.minutes` pass, or SIGINT/SIGTERM."""
+    """Run ingest until `stop_event` is set, `settings.ingest.minutes` pass, or SIGINT/SIGTERM.
+
+    `data_watchdog_s` > 0 also reconnects when heartbeats keep coming but no data frame has arrived
+    for that long (a stalled feed that still beats); off by default, as quiet products are normal.
+    """
     _validate(settings)
     ingestor = Ingestor(
         settings,
@@ -162,6 +167,7 @@ def run_ingest(
         spool_high_water=spool_high_water,
         spool_low_water=spool_low_water,
         kafka_close_timeout_s=kafka_close_timeout_s,
+        data_watchdog_s=data_watchdog_s,
     )
     if install_signal_handlers is None:
         install_signal_handlers = threading.current_thread() is threading.main_thread()
@@ -185,8 +191,10 @@ class Ingestor:
 
     def __init__(self, settings: Settings, *, stop_event: threading.Event | None, kafka_enabled: bool,
                  run_id: str, spool_high_water: int, spool_low_water: int,
-                 kafka_close_timeout_s: float = 30.0) -> None:
+                 kafka_close_timeout_s: float = 30.0, data_watchdog_s: float = 0.0) -> None:
         self.kafka_close_timeout_s = kafka_close_timeout_s
+        self.data_watchdog_s = data_watchdog_s
+        self._last_data_mono = time.monotonic()
         self.settings = settings
         self.cfg = settings.ingest
         self.stop_event = stop_event or threading.Event()
@@ -237,6 +245,8 @@ class Ingestor:
         info = inspect_frame(text)
         if binary:
             info.cls, info.reason = "bad", "binary_frame"
+        elif info.cls == DATA:
+            self._last_data_mono = time.monotonic()
         for marker in self.tracker.observe(info):
             self.emit_marker(conn, marker, recv_ns)
         record = Record(KIND_FRAME, recv_ns, conn, self._next_iseq(), frame=text)
@@ -319,7 +329,16 @@ class Ingestor:
                 self.summary.watchdog_fired += 1
                 self._close_cause = "watchdog"
                 ws, self._ws = self._ws, None
-                _abort(ws)
+                _abort(ws)  # the peer may be gone: do not wait for a close handshake
+            elif (self.data_watchdog_s > 0 and self._ws is not None and not self._stopping
+                  and now - self._last_data_mono > self.data_watchdog_s):
+                log.warning("ingest: heartbeats but no data for %.1f s on %s: reconnecting (data watchdog)",
+                            self.data_watchdog_s, self._current_conn)
+                self.summary.watchdog_fired += 1
+                self._close_cause = "watchdog"
+                ws, self._ws = self._ws, None
+                # the peer is alive (it beats): close cleanly, reading what is in flight
+                self._closing = asyncio.ensure_future(_close_quietly(ws, 1000, "no data (data watchdog)"))
             if now >= next_progress:
                 rate = (self.summary.frames - last_frames) / max(1e-9, now - last_t)
                 last_frames, last_t = self.summary.frames, now
@@ -391,7 +410,7 @@ class Ingestor:
 
     def _on_open(self, ws: Any, conn: str) -> None:
         self._ws = ws
-        self._last_frame_mono = time.monotonic()
+        self._last_frame_mono = self._last_data_mono = time.monotonic()
         self.summary.connections += 1
         if self.summary.connections > 1:
             self.summary.reconnects += 1

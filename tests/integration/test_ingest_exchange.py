@@ -105,6 +105,18 @@ def test_fault_is_survived_marked_and_nothing_delivered_is_lost(fault, kafka_boo
     assert_kafka_matches_archive(messages, records)
 
 
+def test_data_watchdog_reconnects_a_feed_that_only_beats(tmp_path):
+    with ExchangeThread(faults=["stall:300:4:heartbeats"], speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, watchdog_s=10.0)
+        summary = run_ingest_until(settings, lambda: _conn_frames(ex, 2) >= 200, kafka_enabled=False,
+                                   data_watchdog_s=1.5)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert summary.watchdog_fired >= 1 and summary.reconnects >= 1, "\n".join(summary.lines())
+    assert_sent_equals_archived(sent, records)  # closed cleanly: what was in flight is archived
+    assert any(g["reason"] == "watchdog" for g in markers(records, "data_gap"))
+
+
 def test_handshake_failures_and_refused_connections_are_retried(tmp_path):
     # Nothing listens on the port at first: every attempt fails, with backoff, and the run still stops cleanly.
     from tests.helpers import free_port
