@@ -140,10 +140,11 @@ def read_parquet_dir(directory: Path) -> Any:
     return table.sort_by([("product_id", "ascending"), ("second_at", "ascending")])
 
 
-def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[Any]:
-    """Every committed message of a topic from the beginning (read_committed), until idle.
+def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Any]:
+    """Every committed message of a topic from the beginning (read_committed).
 
-    Partitions are assigned directly (no group join), so the idle clock starts at the first fetch.
+    Partitions are assigned directly (no group join). Reads until every partition's position reaches
+    the high watermark seen at the start (transaction markers included), or nothing arrives for `idle_s`.
     """
     import time
 
@@ -154,8 +155,10 @@ def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[Any]:
     from tests.helpers import unique_name
 
     consumer = Consumer(consumer_config(KafkaSettings(bootstrap_servers=bootstrap), unique_name("read")))
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+    numbers = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+    partitions = [TopicPartition(topic, p) for p in numbers]
+    ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+    consumer.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in partitions])
     out: list[Any] = []
     last = time.monotonic()
     try:
@@ -164,6 +167,9 @@ def consume_all(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[Any]:
             out.extend(m for m in msgs if m.error() is None)
             if msgs:
                 last = time.monotonic()
+            positions = {tp.partition: tp.offset for tp in consumer.position(partitions)}
+            if all(end == 0 or positions[p] >= end for p, end in ends.items()):
+                break
     finally:
         consumer.close()
     return out
