@@ -35,6 +35,8 @@ from glue.procs import Child, Processes, StageFailed, free_port, wait_for
 
 log = logging.getLogger("glue.demo")
 
+# A fixed market clock start: the same seed and start give the same frames, features and model.
+SIM_START_AT = "2026-01-05T00:00:00Z"
 FEATURIZE_GROUP = "glue-demo-featurize"
 SCORE_GROUP = "glue-demo-score"
 MARKER = ".glue-demo"  # a directory holding this file is a demo output the demo may wipe
@@ -188,6 +190,7 @@ class Demo:
             self.settings = demo_settings(self.base, opts, bootstrap, url)
             self.config_path = self.out / "glue.yaml"
             self.features_dir = self.out / "features"
+            self.training_path = self.out / "training.parquet"
             self.predictions_path = self.out / ("predictions.ndjson" if use_kafka else "predictions.parquet")
             self.config_path.write_text(settings_yaml(self.settings))
             if use_kafka:
@@ -235,7 +238,8 @@ class Demo:
         self.sent_log = self.out / "exchange-sent.ndjson"
         argv = [opts.python, "-m", "glue", "exchange", "--host", "127.0.0.1", "--port", str(port),
                 "--source", "sim", "--speed", str(opts.speed), "--products", ",".join(opts.products),
-                "--seed", str(opts.seed), "--minutes", str(opts.minutes), "--sent-log", str(self.sent_log)]
+                "--seed", str(opts.seed), "--sim-minutes", str(opts.minutes), "--start-at", SIM_START_AT,
+                "--sent-log", str(self.sent_log), "--status-interval", "30"]
         child = procs.start("exchange", argv)
         url = f"ws://127.0.0.1:{port}"
         if not wait_for(lambda: _port_open(port), 60, 0.2, alive=lambda: procs.check_alive(child)):
@@ -273,8 +277,11 @@ class Demo:
 
     def train(self, procs: Processes) -> None:
         t0 = self.stage("Train: time-based splits, baselines and models, logged to MLflow")
-        procs.run("train", self.glue("train", "--from-warehouse", self.settings.features.warehouse),
-                  timeout_s=900)
+        rows = export_training_set(self.settings.features.warehouse, self.training_path)
+        self.result.counts["training_rows"] = rows
+        self.echo(f"      training set: {rows} rows of the warehouse's training view -> {self.training_path}")
+        procs.run("train", self.glue("train", "--features", str(self.training_path), "--model-card",
+                                     str(self.out / "model_card.md")), timeout_s=1200)
         self.done("train", t0, f"MLflow store {self.settings.model.tracking_uri}")
 
     def monitor(self, procs: Processes) -> None:
@@ -286,7 +293,8 @@ class Demo:
         t0 = self.stage("Score: ticks.features -> registered model -> ticks.predictions (alerts shown)")
         model = f"models:/{self.settings.model.registered_model}@{self.settings.model.alias}"
         procs.run("score", self.glue("score", "--model", model, "--group", SCORE_GROUP, "--idle-exit", "5",
-                                     "--progress-interval", "2"), timeout_s=600)
+                                     "--progress-interval", "2"), timeout_s=600,
+                  echo_filter=FirstAlerts(10, self.out / "logs" / "score.log"))
         n = dump_topic(self.settings, self.settings.kafka.topic_predictions, self.predictions_path)
         self.result.counts["predictions"] = n
         self.done("score", t0, f"{n} predictions, copied from ticks.predictions to {self.predictions_path}")
@@ -376,6 +384,23 @@ class Demo:
         self.result.mlflow = mlflow_summary(s)
 
 
+class FirstAlerts:
+    """Console filter for glue score: the first few ALERT lines, then one note (all are in the log)."""
+
+    def __init__(self, keep: int, log_path: Path):
+        self.keep, self.seen, self.log_path = keep, 0, log_path
+
+    def __call__(self, line: str) -> str | None:
+        if " ALERT " not in line:
+            return line
+        self.seen += 1
+        if self.seen <= self.keep:
+            return line
+        if self.seen == self.keep + 1:
+            return f"... further ALERT lines are in {self.log_path} (the summary below counts them all)"
+        return None
+
+
 class ArchiveCounter:
     """Counts archived frames incrementally (files are append-only, so only new bytes are read) and
     spots the exchange's end-of-market close ("replay finished") among the disconnect markers."""
@@ -419,6 +444,21 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def export_training_set(warehouse: str, out: Path) -> int:
+    """The warehouse's training view (features + sigma_future_bps at the same t) as one Parquet file."""
+    import duckdb
+
+    from glue import warehouse as wh
+
+    view = getattr(wh, "TRAINING_VIEW", "trn_training_1s")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(f"COPY (SELECT * FROM {view} ORDER BY second_at, product_id) TO '{out}' (FORMAT parquet)")
+        return con.execute(f"SELECT count(*) FROM '{out}'").fetchall()[0][0]
+    finally:
+        con.close()
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

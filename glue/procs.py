@@ -43,6 +43,7 @@ class Child:
     argv: list[str]
     log_path: Path
     popen: subprocess.Popen
+    echo_filter: Callable[[str], str | None] | None = None  # line -> line to show, or None to hide it
     tail: deque = field(default_factory=lambda: deque(maxlen=20))
     reader: threading.Thread | None = None
 
@@ -70,7 +71,8 @@ class Processes:
     def __exit__(self, *exc) -> None:
         self.stop_all()
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, echo: bool = True) -> Child:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
+              echo_filter: Callable[[str], str | None] | None = None) -> Child:
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "ab")  # noqa: SIM115 - closed by the reader thread
         popen = subprocess.Popen(
@@ -81,7 +83,7 @@ class Processes:
             env=env,
             start_new_session=True,  # our own process group: Ctrl-C goes to the orchestrator only
         )
-        child = Child(name=name, argv=argv, log_path=log_path, popen=popen)
+        child = Child(name=name, argv=argv, log_path=log_path, popen=popen, echo_filter=echo_filter)
         child.reader = threading.Thread(
             target=self._pump, args=(child, log_file, echo), name=f"pump-{name}", daemon=True
         )
@@ -98,11 +100,14 @@ class Processes:
                 line = raw.decode("utf-8", errors="replace").rstrip()
                 child.tail.append(line)
                 if echo and line and not any(f" {q} " in line for q in self.quiet):
-                    self.echo(f"  {child.name:>9} | {line}")
+                    shown = child.echo_filter(line) if child.echo_filter else line
+                    if shown is not None:
+                        self.echo(f"  {child.name:>9} | {shown}")
 
-    def run(self, name: str, argv: list[str], timeout_s: float, env: dict[str, str] | None = None) -> Child:
+    def run(self, name: str, argv: list[str], timeout_s: float, env: dict[str, str] | None = None,
+            echo_filter: Callable[[str], str | None] | None = None) -> Child:
         """Run a command to completion; raise `StageFailed` (with its last lines) if it fails."""
-        child = self.start(name, argv, env=env)
+        child = self.start(name, argv, env=env, echo_filter=echo_filter)
         try:
             child.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
