@@ -132,8 +132,13 @@ def coefficient_table(X_train: np.ndarray, y_train: np.ndarray, columns: list[st
     std = X.std(axis=0)
     keep = std > 0
     Xs = (X[:, keep] - X[:, keep].mean(axis=0)) / std[keep]
+    import warnings
+
     try:
-        res = sm.Logit(y_train[idx], sm.add_constant(Xs)).fit(disp=0, maxiter=200)
+        with warnings.catch_warnings():
+            # Collinear volatility windows can slow convergence; the table is descriptive, not a fit we score.
+            warnings.simplefilter("ignore")
+            res = sm.Logit(y_train[idx], sm.add_constant(Xs)).fit(disp=0, maxiter=200)
     except Exception:  # singular designs (collinear windows) are reported as "no table", not a crash
         try:
             res = sm.Logit(y_train[idx], sm.add_constant(Xs)).fit_regularized(disp=0, alpha=1e-4)

@@ -74,7 +74,9 @@ def log_result(result: Any, settings: Settings) -> str:
             mlflow.set_tags({**tags, "model_kind": r.kind, "is_chosen": str(name == result.chosen)})
             params = {**common, "model": name, **{k: v for k, v in r.params.items() if not isinstance(v, dict)}}
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-            mlflow.log_metrics({**_flat_metrics("test_", r.test), **_flat_metrics("val_", r.val)})
+            mlflow.log_metrics({**_flat_metrics("test_", r.test), **_flat_metrics("val_", r.val),
+                                "val_skill_p_value": r.skill_p_value})
+            mlflow.set_tag("no_skill", str(r.no_skill))
             for key, b in result.bootstrap.items():
                 if key.startswith(f"{name}-") or key == name:
                     tag = "pr_auc" if key == name else f"pr_auc_diff_vs_{key.split('-', 1)[1]}"
@@ -89,7 +91,7 @@ def log_result(result: Any, settings: Settings) -> str:
             }
             for fname, fig in figures.items():
                 mlflow.log_figure(fig, f"plots/{fname}")
-            if r.kind == "baseline" and r.estimator is None:
+            if name == "baseline_zscore":
                 mlflow.log_dict(to_jsonable(r.params), "zscore_rule.json")
             if name == "logreg" and result.coefficients is not None:
                 with tempfile.TemporaryDirectory() as tmp:

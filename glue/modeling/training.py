@@ -23,7 +23,7 @@ from glue.config import Settings
 from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import estimators as est
-from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics
+from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics, skill_p_value
 from glue.modeling.splits import TEST, TRAIN, VAL, assign, time_split, walk_forward_folds
 from glue.modeling.tau import apply_label, fit_tau
 
@@ -33,6 +33,8 @@ PERSISTENCE, ZSCORE, LOGREG, HGB = "baseline_persistence", "baseline_zscore", "l
 # HGB must beat the logistic regression on validation PR-AUC by this much to be chosen: a small
 # gain does not pay for a model that is harder to explain and slower to score.
 HGB_MARGIN = 0.005
+SKILL_ALPHA = 0.05
+SKILL_PERMUTATIONS = 199
 
 
 @dataclass
@@ -48,6 +50,8 @@ class ModelResult:
     val: dict[str, float] = field(default_factory=dict)
     test: dict[str, float] = field(default_factory=dict)
     selection: dict[str, float] = field(default_factory=dict)  # walk-forward mean PR-AUC per config
+    skill_p_value: float = float("nan")  # validation PR-AUC vs a time-shift null
+    no_skill: bool = False  # True: replaced by the constant base rate (see apply_skill_gate)
 
 
 @dataclass
@@ -91,7 +95,8 @@ class TrainResult:
             "tau_bps": self.tau_bps,
             "split": self.split,
             "models": {name: {"val": m.val, "test": m.test, "threshold": m.threshold, "params": m.params,
-                              "selection": m.selection} for name, m in self.models.items()},
+                              "selection": m.selection, "skill_p_value": m.skill_p_value, "no_skill": m.no_skill}
+                       for name, m in self.models.items()},
             "bootstrap": self.bootstrap,
             "verdict": self.verdict,
         }
@@ -232,11 +237,35 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
                                       calibrated.predict_proba(X_te)[:, 1], selection=scores)
 
     y_te = y[te]
+    apply_skill_gate(results, X_va, y_va, X_te, m.seed)
     for r in results.values():
         r.threshold, r.val_f1 = choose_threshold(y_va, r.p_val)
         r.val = metrics(y_va, r.p_val, r.threshold)
         r.test = metrics(y_te, r.p_test, r.threshold)
     return results
+
+
+def apply_skill_gate(results: dict[str, ModelResult], X_va: np.ndarray, y_va: np.ndarray, X_te: np.ndarray,
+                     seed: int) -> None:
+    """A model must show skill on validation or it predicts the base rate.
+
+    Skill = validation PR-AUC above what the same scores reach against time-shifted labels
+    (permutation p-value <= SKILL_ALPHA). Without this, a model fitted to noise still ranks rows along
+    some random direction of the (strongly collinear) volatility features, and its test PR-AUC can land
+    far above or below the positive rate by luck. With it, a model that learned nothing says so: a
+    constant probability (DummyClassifier, prior) whose PR-AUC is exactly the positive rate.
+    """
+    from sklearn.dummy import DummyClassifier
+
+    for r in results.values():
+        r.skill_p_value = skill_p_value(y_va, r.p_val, SKILL_PERMUTATIONS, seed)
+        if r.skill_p_value > SKILL_ALPHA:
+            log.warning("train: %s shows no skill on validation (p=%.3f); it predicts the base rate", r.name,
+                        r.skill_p_value)
+            r.no_skill = True
+            r.estimator = DummyClassifier(strategy="prior").fit(X_va, y_va)
+            r.p_val = r.estimator.predict_proba(X_va)[:, 1]
+            r.p_test = r.estimator.predict_proba(X_te)[:, 1]
 
 
 def choose_model(models: dict[str, ModelResult]) -> str:
