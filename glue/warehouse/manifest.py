@@ -74,8 +74,19 @@ def object_name(stmt) -> str:
     return str(target).lower()
 
 
+REPO_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+
+def resolve_sql_dir(sql_dir: str | Path) -> Path:
+    """`sql_dir` as given; a relative one that does not exist falls back to the repository's sql/ directory."""
+    path = Path(sql_dir)
+    if not path.is_absolute() and not (path / MANIFEST).is_file() and (REPO_SQL_DIR / MANIFEST).is_file():
+        return REPO_SQL_DIR
+    return path
+
+
 def read_manifest(sql_dir: str | Path) -> dict:
-    path = Path(sql_dir) / MANIFEST
+    path = resolve_sql_dir(sql_dir) / MANIFEST
     if not path.is_file():
         raise WarehouseError(f"no SQL manifest at {path}", "run from the repository root or set features.sql_dir")
     return yaml.safe_load(path.read_text()) or {}
@@ -84,6 +95,7 @@ def read_manifest(sql_dir: str | Path) -> dict:
 def load_version(sql_dir: str | Path, version: str = "", *, check_frozen: bool = True) -> SqlVersion:
     """Load a version (default: the manifest's current one); a released version must match its fingerprints."""
     manifest = read_manifest(sql_dir)
+    sql_dir = resolve_sql_dir(sql_dir)
     name = version or manifest.get("current", "")
     spec = (manifest.get("versions") or {}).get(name)
     if spec is None:
