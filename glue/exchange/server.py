@@ -345,7 +345,8 @@ class ExchangeServer:
             n += 1
             if n % 256 == 0:
                 src.note_cursor(c.k, s.cursor)
-                await asyncio.sleep(0)  # let the reader and other connections run at speed 0
+            # A send that does not block does not yield: give the reader and other connections a turn.
+            await asyncio.sleep(0)
 
     def _next_grid(self, ns: int) -> int:
         """The next heartbeat time: whole seconds of the market clock since the source start."""

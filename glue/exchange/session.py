@@ -77,8 +77,7 @@ class Session:
 
     def join(self, now_ns: int) -> None:
         """Start following the market at its current end (the first subscribe does this)."""
-        self.source.commit_until(now_ns)
-        self.cursor = self.source.end
+        self.cursor = self.source.join_at(now_ns)
         if isinstance(self.source, SimSource):
             self.views = self.source.views()
         self.joined = True
@@ -160,18 +159,22 @@ class Session:
         at = "1970-01-01T00:00:00Z" if self.opts.snapshot_epoch_time else format_us(now_ns)
         updates = [_level("bid", at, p, view.bids[p], dec) for p in sorted(view.bids, reverse=True)]
         updates += [_level("offer", at, p, view.asks[p], dec) for p in sorted(view.asks)]
+        event = {"type": "snapshot", "product_id": view.spec.product_id, "updates": updates}
+        out = envelope("l2_data", now_ns, [event], self.opts.emit_client_id)
         target = self.opts.oversize_snapshot_bytes
         if target:
             # Fault: pad with far-away levels until the message reaches the requested size.
             low = min(view.bids, default=view.spec.start_price_units) - 1
             high = max(view.asks, default=view.spec.start_price_units) + 1
-            approx = len(json.dumps(updates[:1])) if updates else 90
-            extra = max(0, target // approx - len(updates))
-            for i in range(extra // 2 + 1):
-                updates.append(_level("bid", at, max(1, low - i), 100_000, dec))
-                updates.append(_level("offer", at, high + i, 100_000, dec))
-        event = {"type": "snapshot", "product_id": view.spec.product_id, "updates": updates}
-        return envelope("l2_data", now_ns, [event], self.opts.emit_client_id)
+            per_level = len(dumps(_level("offer", at, high, 100_000, dec))) + 1
+            i = 0
+            while (size := len(out.head) + len(out.tail)) < target:
+                for _ in range((target - size) // (2 * per_level) + 1):
+                    updates.append(_level("bid", at, max(1, low - i), 100_000, dec))
+                    updates.append(_level("offer", at, high + i, 100_000, dec))
+                    i += 1
+                out = envelope("l2_data", now_ns, [event], self.opts.emit_client_id)
+        return out
 
     # ---- events -----------------------------------------------------------------------------------
     def heartbeat(self, ns: int) -> Out:

@@ -69,11 +69,16 @@ class EventLog:
         """Produce every event up to event time ns (a joining client starts after them)."""
         while True:
             nxt = self._next_ns()
-            if nxt is None or nxt > ns:
+            if nxt is None or nxt >= ns:
                 return
             self._log.append(self._produce())
             if len(self._log) > TRIM_AT and not self._cursors:
                 self._trim(self.end)
+
+    def join_at(self, now_ns: int) -> int:
+        """The cursor a client joining at market time now_ns starts from (the market as it is now)."""
+        self.commit_until(now_ns)
+        return self.end
 
     def note_cursor(self, conn: int, cursor: int | None) -> None:
         """Connections report where they are (None = gone), so the log can be trimmed."""
@@ -182,6 +187,7 @@ class RecordingSource(EventLog):
         if not self.paths:
             raise DataError("--source recording needs at least one --recording file", "pass --recording PATH")
         self.skipped: Counter[str] = Counter()
+        self._joined = False
         self._frames = self._read()
         self._next: RecordedFrame | None = next(self._frames, None)
         if self._next is None:
@@ -223,6 +229,13 @@ class RecordingSource(EventLog):
             raise DataError(f"recording not found: {exc.filename}", "check the --recording path") from exc
         except ValueError as exc:
             raise DataError(f"not a glue archive: {exc}", "convert captures with `glue import` first") from exc
+
+    def join_at(self, now_ns: int) -> int:
+        # The first client hears the recording from its beginning; later ones join where it is now.
+        if not self._joined:
+            self._joined = True
+            return self.end
+        return super().join_at(now_ns)
 
     def _next_ns(self) -> int | None:
         return None if self._next is None else self._next.ns
