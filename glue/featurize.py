@@ -16,7 +16,8 @@ Commit order, per micro-batch (DuckDB is the source of truth):
    offsets of the batch (`send_offsets_to_transaction`). The group's committed offsets therefore say
    exactly which batches Kafka already has: after a crash a pending batch is re-sent only if the
    committed offsets are behind the batch's own offsets.
-6. **mark exported** in DuckDB.
+6. **mark exported** in DuckDB. A batch that finalized nothing commits its landed offsets in an
+   offsets-only Kafka transaction instead, so the group's lag stays meaningful.
 
 On start and on every partition assignment the consumer seeks to the offsets stored in DuckDB
 (not Kafka's committed ones, which trail them), then re-exports pending batches. Guarantees:
@@ -315,11 +316,13 @@ class Exporter:
         self.consumer = consumer
         self.topic_in = topic_in
         self.crash = crash
+        self._last_offsets_only: dict[int, int] = {}
 
-    def export_pending(self, stats: FeaturizeStats, recovering: bool = False) -> None:
+    def export_pending(self, stats: FeaturizeStats, recovering: bool = False) -> int:
+        """Publish every pending export batch in order; returns how many were published."""
         batches = self.wh.pending_exports()
         if not batches:
-            return
+            return 0
         in_kafka = self._kafka_committed(batches) if recovering else {}
         for batch in batches:
             table = batch.rows
@@ -340,6 +343,22 @@ class Exporter:
             stats.exports += 1
             stats.rows += table.num_rows
             stats.recovered_exports += int(recovering)
+        return len(batches)
+
+    def commit_landed_offsets(self, partitions: list[int]) -> None:
+        """With nothing pending, commit the landed offsets (an offsets-only Kafka transaction).
+
+        Keeps the group's lag honest while records only move the watermark. Safe for the export
+        check: the next batch is made after more records land, so its offsets are strictly ahead.
+        """
+        landed = {p: o for (t, p), o in self.wh.committed_offsets().items() if t == self.topic_in and p in partitions}
+        if not landed or landed == self._last_offsets_only:
+            return
+        from confluent_kafka import TopicPartition
+
+        offsets = [TopicPartition(self.topic_in, p, o) for p, o in sorted(landed.items())]
+        self.kafka.publish([], offsets, self.consumer.consumer_group_metadata())
+        self._last_offsets_only = landed
 
     def _offsets(self, batch: Any) -> list[Any]:
         from confluent_kafka import TopicPartition
@@ -553,7 +572,8 @@ class FeaturizeLoop:
         self.wh.finalize()
         self.crash("finalized")
         clock.lap("finalize")
-        self.exporter.export_pending(self.stats)
+        if not self.exporter.export_pending(self.stats):
+            self.exporter.commit_landed_offsets(self.assigned)
         clock.lap("export")
         publish_snapshot(self.wh)  # Parquet parts for `glue sql` while this process holds the file
         clock.lap("snapshot")
