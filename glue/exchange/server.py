@@ -343,10 +343,11 @@ class ExchangeServer:
             for out in s.render(ev):
                 await self._emit(c, out)
             n += 1
-            if n % 256 == 0:
-                src.note_cursor(c.k, s.cursor)
-            # A send that does not block does not yield: give the reader and other connections a turn.
-            await asyncio.sleep(0)
+            if n % 32 == 0:
+                # A send that does not block does not yield: give the reader and other connections a turn.
+                await asyncio.sleep(0)
+                if n % 1024 == 0:
+                    src.note_cursor(c.k, s.cursor)
 
     def _next_grid(self, ns: int) -> int:
         """The next heartbeat time: whole seconds of the market clock since the source start."""
