@@ -8,6 +8,8 @@ import click
 @click.command("train")
 @click.option("--features", default=None, help="Features Parquet file or directory with sigma_future_bps "
               "(default: features.parquet unless --from-warehouse is given).")
+@click.option("--labels", default=None, help="Labels Parquet to join on (product_id, second_at), e.g. from "
+              "`glue replay --labels-out` (when --features has no sigma_future_bps).")
 @click.option("--from-warehouse", "warehouse", default=None, help="Read the training view of this DuckDB warehouse.")
 @click.option("--sql-version", default=None, help="Pin the SQL version to train on (default: features.sql_version).")
 @click.option("--artifacts", default=None, help="Artifacts directory (default: model.artifacts_dir).")
@@ -21,7 +23,7 @@ import click
 @click.option("--no-hgb", is_flag=True, help="Skip the gradient-boosting candidate (faster).")
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow (artifacts and report only).")
 @click.pass_obj
-def command(obj, features, warehouse, sql_version, artifacts, tracking_uri, experiment, seed, tau_quantile,
+def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_uri, experiment, seed, tau_quantile,
             bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
     """Train the persistence and z-score baselines, logistic regression and (if it earns its place)
     gradient boosting; evaluate honestly on a time-ordered test set; log to MLflow; register the chosen
@@ -30,6 +32,7 @@ def command(obj, features, warehouse, sql_version, artifacts, tracking_uri, expe
     \b
     Example:
       glue train --features data/processed/features.parquet
+      glue train --features data/processed/features.parquet --labels data/processed/labels.parquet
       glue train --from-warehouse warehouse.duckdb --sql-version v1 --model-card docs/model_card_v1.md
       mlflow ui --backend-store-uri sqlite:///mlflow.db    # then open #/experiments/<id>/runs
     """
@@ -41,7 +44,8 @@ def command(obj, features, warehouse, sql_version, artifacts, tracking_uri, expe
                             features__sql_version=sql_version)
     if not warehouse and not features:
         features = settings.features.parquet
-    result = train(settings, features=features, warehouse=warehouse, sql_version=settings.features.sql_version,
+    result = train(settings, features=features, warehouse=warehouse, labels=labels,
+                   sql_version=settings.features.sql_version,
                    log_mlflow=not no_mlflow, model_card=model_card, families=(LOGREG,) if no_hgb else (LOGREG, HGB))
     click.echo(summary_text(result))
 

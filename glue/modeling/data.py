@@ -68,31 +68,45 @@ def read_features(path: str | Path) -> pd.DataFrame:
     return normalise(table.to_pandas(), source=str(p))
 
 
+TRAINING_VIEW = "trn_training_1s"
+
+
 def read_training_view(warehouse: str | Path, sql_version: str = "") -> pd.DataFrame:
     """Read the warehouse's training view (features + sigma_future_bps) at a pinned SQL version."""
     p = Path(warehouse)
     if not p.exists():
-        raise WarehouseError(f"warehouse not found at {p}", "run `glue replay` first or pass --features")
-    try:
-        from glue import warehouse as wh  # helper D's module: the view name lives there
-    except ImportError as exc:
-        raise WarehouseError("glue.warehouse is not available", "read a features Parquet file instead") from exc
+        raise WarehouseError(f"warehouse not found at {p}",
+                             "run `glue replay --warehouse PATH` first or pass --features")
     import duckdb
 
-    view = getattr(wh, "TRAINING_VIEW", "trn_training")
-    con = duckdb.connect(str(p), read_only=True)
     try:
-        if sql_version and hasattr(wh, "current_version"):
-            have = wh.current_version(con)
-            if have and have != sql_version:
-                raise WarehouseError(f"warehouse is at SQL version {have}, not {sql_version}",
-                                     f"rebuild it with `glue replay --sql-version {sql_version}`")
-        df = con.sql(f"SELECT * FROM {view}").df()
+        con = duckdb.connect(str(p), read_only=True)
     except duckdb.Error as exc:
-        raise WarehouseError(f"cannot read view {view} from {p} ({exc})", "check the warehouse version") from exc
+        raise WarehouseError(f"cannot open {p} ({exc})", "stop the process writing it, or train from Parquet") from exc
+    try:
+        df = con.sql(f"SELECT * FROM {TRAINING_VIEW} ORDER BY second_at, product_id").df()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot read {TRAINING_VIEW} from {p} ({exc})", "check the warehouse version") from exc
     finally:
         con.close()
-    return normalise(df, source=f"{p}:{view}")
+    if sql_version and "sql_version" in df.columns:
+        have = sorted(set(df["sql_version"].astype(str)))
+        if have and have != [sql_version]:
+            raise WarehouseError(f"warehouse rows are SQL version {have}, not {sql_version}",
+                                 f"rebuild it with `glue replay --sql-version {sql_version}`")
+    return normalise(df, source=f"{p}:{TRAINING_VIEW}")
+
+
+def join_labels(features: pd.DataFrame, labels_path: str | Path) -> pd.DataFrame:
+    """Add sigma_future_bps from a labels Parquet (`glue replay --labels-out`) on (product_id, second_at)."""
+    labels = read_features(labels_path)
+    if "sigma_future_bps" not in labels.columns:
+        raise DataError(f"{labels_path} has no sigma_future_bps column", "pass the file from --labels-out")
+    right = labels[["product_id", "second_at", "sigma_future_bps"]]
+    out = features.drop(columns=[c for c in ("sigma_future_bps",) if c in features.columns])
+    out = out.merge(right, on=["product_id", "second_at"], how="left", validate="one_to_one")
+    log.info("features: joined labels for %d of %d rows", int(out["sigma_future_bps"].notna().sum()), len(out))
+    return out
 
 
 def normalise(df: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -122,19 +136,14 @@ def sql_version_of(df: pd.DataFrame) -> str:
     return versions[0] if versions else ""
 
 
-def sql_fingerprint(sql_version: str) -> str:
-    """The released fingerprint of `sql_version` from the SQL manifest, '' when unknown."""
+def sql_fingerprint(sql_version: str, sql_dir: str = "sql") -> str:
+    """The fingerprint of `sql_version` from the SQL manifest, '' when it cannot be read."""
     if not sql_version:
         return ""
     try:
-        from glue import warehouse as wh
-    except ImportError:
-        return ""
-    fn = getattr(wh, "version_fingerprint", None) or getattr(wh, "fingerprint", None)
-    if fn is None:
-        return ""
-    try:
-        return str(fn(sql_version))
-    except Exception as exc:  # an unknown version is not fatal for training; record that we could not tell
+        from glue.warehouse import load_version
+
+        return str(load_version(sql_dir, sql_version).fingerprint)
+    except Exception as exc:  # no manifest here (e.g. scoring elsewhere): record that we could not tell
         log.warning("features: no fingerprint for SQL version %s (%s)", sql_version, exc)
         return ""

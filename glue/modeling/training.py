@@ -120,12 +120,15 @@ class _Step:
         log.info("train: %s done in %.2f s%s", self.name, dt, rate)
 
 
-def load_frame(features: str | None, warehouse: str | None, sql_version: str) -> pd.DataFrame:
+def load_frame(features: str | None, warehouse: str | None, sql_version: str,
+               labels: str | None = None) -> pd.DataFrame:
     if warehouse:
         return mdata.read_training_view(warehouse, sql_version)
     if not features:
         raise DataError("no input given", "pass --features PATH or --from-warehouse PATH")
     df = mdata.read_features(features)
+    if labels:
+        df = mdata.join_labels(df, labels)
     if sql_version and "sql_version" in df.columns:
         df = df[df["sql_version"].astype(str) == sql_version]
         if df.empty:
@@ -341,7 +344,9 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
             tr = part == TRAIN
             coef = est.coefficient_table(mdata.feature_matrix(data[tr], columns), y[tr], columns, seed=m.seed)
     result = TrainResult(
-        feature_columns=columns, sql_version=sql_version, sql_fingerprint=mdata.sql_fingerprint(sql_version),
+        feature_columns=columns, sql_version=sql_version,
+        sql_fingerprint=mdata.sql_fingerprint(sql_version, settings.features.sql_dir),
+
         split=split.as_dict(), tau_bps=tau, summary=summary, models=models, chosen=choose_model(models),
         bootstrap=boot, y_val=y[part == VAL], y_test=y_te,
         test_keys=data.loc[te, ["product_id", "second_at", "sigma_future_bps"]].reset_index(drop=True),
@@ -385,13 +390,13 @@ def model_meta(result: TrainResult, model_version: str) -> dict[str, Any]:
 
 
 def train(settings: Settings, features: str | None = None, warehouse: str | None = None, sql_version: str = "",
-          *, log_mlflow: bool = True, report: bool = True, model_card: str | None = None,
+          *, labels: str | None = None, log_mlflow: bool = True, report: bool = True, model_card: str | None = None,
           shuffle_train_labels: bool = False, families: tuple[str, ...] = (LOGREG, HGB)) -> TrainResult:
     """The training job behind `glue train` and `models/train.py`."""
     t0 = time.perf_counter()
     m = settings.model
     with _Step({}, "load features"):
-        df = load_frame(features, warehouse, sql_version or settings.features.sql_version)
+        df = load_frame(features, warehouse, sql_version or settings.features.sql_version, labels)
     log.info("train: %d rows, %d products, %s .. %s", len(df), df["product_id"].nunique(),
              df["second_at"].min(), df["second_at"].max())
     result = run_training(df, settings, shuffle_train_labels=shuffle_train_labels, families=families)
