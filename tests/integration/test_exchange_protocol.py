@@ -510,3 +510,54 @@ def test_real_capture_replays_every_frame(tmp_path: Path) -> None:
     hb = [m for m in msgs if m["channel"] == "heartbeats"]
     assert 850 < len(hb) < 910  # 15 minutes of recording time, one per second
     assert exc.rcvd.code == 1000
+
+
+# ---- the command, as a real process ---------------------------------------------------------------------
+def test_glue_exchange_process_serves_logs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    sent_log = tmp_path / "sent.ndjson"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glue", "exchange", "--port", "0", "--speed", "0", "--start-at",
+         "2026-01-01T00:00:00Z", "--book-levels", "20", "--sent-log", str(sent_log), "--fault", "drop:100:1011"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        assert url.startswith("ws://127.0.0.1:")
+
+        async def main():
+            async with client(url) as ws:
+                await subscribe(ws)
+                first, exc = await recv_until_closed(ws)
+            async with client(url) as ws:
+                await subscribe(ws, ("ticker",))
+                second = await recv_n(ws, 20)
+            return first, exc, second
+
+        first, exc, second = run(main())
+        assert exc.rcvd.code == 1011 and data_count(first) == 100
+        assert len(second) == 20  # the fault was for connection 1 only
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "exchange done: 2 connections" in out
+    logged = [json.loads(x) for x in sent_log.read_text().splitlines()]
+    assert [x["frame"] for x in logged if x["conn"] == 1] == first
+    assert [x["frame"] for x in logged if x["conn"] == 2][:20] == second
+
+
+def test_glue_exchange_rejects_a_bad_fault_with_one_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "glue", "exchange", "--fault", "drop:5:999"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert done.stderr.strip().startswith("error: fault 'drop:5:999'") and "Traceback" not in done.stderr
