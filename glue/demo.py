@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -220,10 +221,13 @@ class Demo:
         port, controller = free_port(), free_port()
         home = (self.out / "kafka").resolve()
         script = str(REPO / "docker" / "local-kafka")
-        procs.run("broker", [script, "up", "--port", str(port), "--controller-port", str(controller),
-                             "--home", str(home), "--heap", "512m", "--timeout", "120"], timeout_s=300)
-        # The broker daemonises; stop it with the script when the run ends, whatever happens.
+        # The broker daemonises: stop it with the script when the run ends, whatever happens (registered
+        # before `up`, so a Ctrl-C during start-up stops it too; `down` with nothing running is harmless).
         procs.at_exit.append(lambda: procs.run("broker-down", [script, "down", "--home", str(home)], timeout_s=60))
+        procs.run("broker", [script, "up", "--port", str(port), "--controller-port", str(controller),
+                             "--home", str(home), "--heap", "512m", "--timeout", "120",
+                             # even a `kill -9` of the demo cannot leave the broker's JVM behind
+                             "--stop-with", str(os.getpid())], timeout_s=300)
         self.done("broker", t0, f"127.0.0.1:{port} (home {home})")
         return f"127.0.0.1:{port}"
 

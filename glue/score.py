@@ -312,7 +312,14 @@ def run_score(
     window = ScoreSummary()
     acked_offsets: dict[tuple[str, int], int] = {}
     try:
-        consumer.subscribe([ks.topic_features])
+        assigned: list[float] = []
+
+        def on_assign(_consumer: Any, partitions: list) -> None:
+            # The idle clock starts once partitions are ours: a slow group join is not "no input".
+            assigned.append(time.monotonic())
+            log.info("score: assigned %s partitions %s", ks.topic_features, sorted(p.partition for p in partitions))
+
+        consumer.subscribe([ks.topic_features], on_assign=on_assign)
         with stop_on_signals(stop):
             while not stop.is_set():
                 msgs = _poll_batch(consumer)
@@ -329,7 +336,7 @@ def run_score(
                     log.info("%s", window.line().replace("score:", "score: last interval", 1))
                     window = ScoreSummary(model_version=info.model_version, sql_version=info.sql_version)
                     last_progress = now
-                if idle_exit_s and now - last_input >= idle_exit_s:
+                if idle_exit_s and assigned and now - max(last_input, assigned[0]) >= idle_exit_s:
                     log.info("score: no input for %.0f s, stopping", idle_exit_s)
                     break
                 if max_rows and summary.consumed >= max_rows:

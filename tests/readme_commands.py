@@ -9,7 +9,7 @@ test id below does not exist. Add the test first, then the README line.
 from __future__ import annotations
 
 # Sections of the README maintained as separate files (merged into README.md by the lead).
-README_SOURCES = ("README.md", "docs/readme/demo.md")
+README_SOURCES = ("README.md", "docs/readme/demo.md", "handoff/README.md")
 
 COVERED: dict[str, list[str]] = {
     "make demo": [
@@ -27,11 +27,14 @@ COVERED: dict[str, list[str]] = {
     "glue ingest": ["tests/integration/test_ingest_durability.py"],
     "glue check": ["tests/integration/test_kafka_check.py"],
     "glue import": ["tests/integration/test_import_captures.py"],
-    "glue replay": ["tests/integration/test_featurize_processes.py"],
+    "glue replay": [
+        "tests/integration/test_featurize_processes.py",
+        "tests/integration/test_handoff.py::test_handoff_bundle_is_complete",
+    ],
     "glue sql": ["tests/integration/test_featurize_sql.py"],
     "glue featurize": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue exchange": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue train": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue monitor": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
-    "glue infer": ["tests/integration/test_handoff.py::test_handoff_bundle_is_complete"],
+    "glue infer": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
 }
