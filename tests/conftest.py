@@ -3,7 +3,7 @@
 `kafka_bootstrap` starts the project's real local Kafka broker (`docker/local-kafka`) once per
 pytest run, on free loopback ports with a temporary home, and stops it at the end (also when tests
 fail or the run is interrupted). It FAILS, never skips, when the broker cannot start. Set
-`GLUE_TEST_BOOTSTRAP=127.0.0.1:9092` to use an already running broker instead (dev convenience).
+`TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092` to use an already running broker instead (dev convenience).
 
 Fresh names per test: `from tests.helpers import unique_name` or the `unique_name` fixture.
 """
@@ -53,12 +53,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from glue.errors import KafkaUnavailable
     from glue.kafka import wait_until_ready
 
-    external = os.environ.get("GLUE_TEST_BOOTSTRAP")
+    external = os.environ.get("TEST_KAFKA_BOOTSTRAP")
     if external:
         try:
             wait_until_ready(external, 30)
         except KafkaUnavailable as exc:
-            pytest.fail(f"GLUE_TEST_BOOTSTRAP={external}: {exc}", pytrace=False)
+            pytest.fail(f"TEST_KAFKA_BOOTSTRAP={external}: {exc}", pytrace=False)
         yield external
         return
 

@@ -207,7 +207,7 @@ def test_stop_with_stops_the_broker_when_its_owner_dies(tmp_path):
 
 def test_fixture_fails_never_skips_when_the_broker_cannot_start(tmp_path, repo_root):
     """A run whose broker cannot start reports an error with the reason; nothing is skipped."""
-    env = {k: v for k, v in os.environ.items() if k != "GLUE_TEST_BOOTSTRAP"}
+    env = {k: v for k, v in os.environ.items() if k != "TEST_KAFKA_BOOTSTRAP"}
     env["PATH"] = _path_without_java(tmp_path)
     res = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
