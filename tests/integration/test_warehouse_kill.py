@@ -1,0 +1,72 @@
+"""kill -9 of a process driving the engine, at random points, then restart: nothing lost, nothing twice.
+
+The child resumes from the offsets DuckDB stored with the rows (as glue featurize does with Kafka), so the
+warehouse alone decides what has been landed and finalized. After several kills the finished warehouse must
+hold exactly the one-shot replay's feature rows, bit for bit.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from glue.config import FeatureSettings
+from glue.records import fanout_keys, read_archive
+from glue.warehouse import Warehouse
+from tests.sql.test_warehouse_exactness import messy_stream, one_shot
+
+CHILD = r'''
+import random, sys
+from glue.config import FeatureSettings
+from glue.records import fanout_keys, read_archive
+from glue.warehouse import Warehouse
+records = list(read_archive([sys.argv[1]]))
+rng = random.Random(int(sys.argv[3]))
+wh = Warehouse.open(sys.argv[2], FeatureSettings(lateness_s=2))
+start = wh.committed_offsets().get(("ticks.raw", 0), 0)
+while start < len(records):
+    stop = min(len(records), start + rng.randint(1, 60))
+    coords = [("ticks.raw", 0, i, fanout_keys(records[i])[0]) for i in range(start, stop)]
+    wh.land(records[start:stop], coords)
+    wh.finalize()
+    for batch in wh.pending_exports():
+        wh.mark_exported(batch.batch_id)
+    start = stop
+wh.close()
+print("done")
+'''
+
+
+@pytest.mark.slow
+def test_kill_9_anywhere_then_restart_equals_one_shot(tmp_path: Path) -> None:
+    records = [r for r in messy_stream(21, 1500) if len(fanout_keys(r)) == 1]
+    archive = tmp_path / "a.ndjson"
+    archive.write_text("".join(r.to_archive_line() + "\n" for r in records))
+    path = tmp_path / "wh.duckdb"
+    rng = random.Random(5)
+    kills = 0
+    for attempt in range(4):
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(archive), str(path), str(attempt)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(2.0, 6.0))
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+            kills += 1
+        child.wait(timeout=60)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(archive), str(path), "99"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert kills >= 1
+    with Warehouse.open(str(path), FeatureSettings(lateness_s=2)) as wh:
+        stored = wh.features()
+        dupes = wh.con.sql("SELECT count(*) - count(DISTINCT (product_id, second_at)) FROM exp_features").fetchall()
+        assert dupes == [(0,)]
+        assert wh.committed_offsets() == {("ticks.raw", 0): len(records)}
+        assert wh.pending_exports() == []
+    assert stored.equals(one_shot(list(read_archive([str(archive)]))))
