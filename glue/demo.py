@@ -155,7 +155,7 @@ class Demo:
         self.started = time.monotonic()
         self.result = DemoResult(out_dir=self.out, mode="")
         self.stage_no = 0
-        self.stage_total = 7
+        self.stage_total = 6  # both paths: (broker|-), market, ingest(+featurize), (replay), train, monitor, score
 
     # -- helpers -----------------------------------------------------------------------------
     def glue(self, *args: str) -> list[str]:
@@ -180,17 +180,19 @@ class Demo:
         use_kafka = opts.use_kafka if opts.use_kafka is not None else (bool(opts.bootstrap) or java_available())
         self.result.mode = "kafka" if use_kafka else "archive"
         if not use_kafka:
+            why = "--no-kafka was given" if opts.use_kafka is False else "Java was not found"
             self.echo(
-                "note: Java was not found, so no local Kafka broker can run here. The demo runs the same SQL"
-                " views over the NDJSON archive instead (glue replay) and scores with glue infer."
-                " Install a JDK 17+ to see the streaming path."
+                f"note: {why}, so no local Kafka broker runs here. The demo runs the same SQL views over the"
+                " NDJSON archive instead (glue replay) and scores with glue infer."
+                + ("" if opts.use_kafka is False else " Install a JDK 17+ to see the streaming path.")
             )
         with Processes(self.out / "logs", echo=self.echo) as procs, _signals_raise():
             bootstrap = self.start_broker(procs) if use_kafka else "127.0.0.1:9"
             url, exchange = self.start_exchange(procs)
             self.settings = demo_settings(self.base, opts, bootstrap, url)
             self.config_path = self.out / "glue.yaml"
-            self.features_dir = self.out / "features"
+            # featurize writes a directory of Parquet parts; replay writes one file
+            self.features_dir = self.out / ("features" if use_kafka else "features.parquet")
             self.training_path = self.out / "training.parquet"
             self.predictions_path = self.out / ("predictions.ndjson" if use_kafka else "predictions.parquet")
             self.config_path.write_text(settings_yaml(self.settings))
@@ -238,16 +240,15 @@ class Demo:
             self.done("exchange", t0, COINBASE_WS_URL)
             return COINBASE_WS_URL, None
         t0 = self.stage(f"Market: the fake exchange, {opts.minutes:.0f} simulated minutes, seed {opts.seed}")
-        port = free_port()
-        self.sent_log = self.out / "exchange-sent.ndjson"
-        argv = [opts.python, "-m", "glue", "exchange", "--host", "127.0.0.1", "--port", str(port),
+        argv = [opts.python, "-m", "glue", "exchange", "--host", "127.0.0.1", "--port", "0",
                 "--source", "sim", "--speed", str(opts.speed), "--products", ",".join(opts.products),
                 "--seed", str(opts.seed), "--sim-minutes", str(opts.minutes), "--start-at", SIM_START_AT,
-                "--sent-log", str(self.sent_log), "--status-interval", "30"]
+                "--status-interval", "30"]
         child = procs.start("exchange", argv)
-        url = f"ws://127.0.0.1:{port}"
-        if not wait_for(lambda: _port_open(port), 60, 0.2, alive=lambda: procs.check_alive(child)):
-            raise StageFailed(f"the fake exchange did not listen on port {port} within 60 s", f"see {child.log_path}")
+        # Port 0: the exchange binds a free port itself (no race) and prints its URL.
+        if not wait_for(lambda: _listening_url(child) is not None, 60, 0.2, alive=lambda: procs.check_alive(child)):
+            raise StageFailed("the fake exchange did not start listening within 60 s", f"see {child.log_path}")
+        url = _listening_url(child)
         self.done("exchange", t0, url)
         return url, child
 
@@ -340,9 +341,6 @@ class Demo:
                 self.echo(f"      ... {counter.count} frames archived so far")
             time.sleep(0.5)
         self.result.counts["frames"] = counter.count
-        sent = _count_lines(self.sent_log)
-        if sent and counter.count < sent:
-            self.echo(f"      note: {counter.count} frames archived, the exchange logged {sent} sent")
 
     def _wait_featurize_caught_up(self, procs: Processes, featurize: Child) -> None:
         """Caught up: featurize's committed offsets on ticks.raw reach its end, or the features topic
@@ -435,19 +433,11 @@ class ArchiveCounter:
         return self.ended
 
 
-def _count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _listening_url(child: Child) -> str | None:
+    for line in list(child.tail):
+        if line.startswith("exchange listening on "):
+            return line.split()[-1]
+    return None
 
 
 def export_training_set(warehouse: str, out: Path) -> int:
