@@ -4,7 +4,8 @@ Owns the socket side. Per connection, a reader task queues client messages and o
 sends everything in order: answers to client messages (snapshots, acks, errors), heartbeats on the
 1-second grid of the market clock, and the market's events, each paced to the clock (`speed` > 0) or
 as fast as the client reads (`speed` 0: every send awaits the socket, so the client sets the pace).
-Sequence numbers are assigned here, at write time, one counter per connection from 0.
+Sequence numbers are assigned here, at write time, one counter per connection from 0. Frames are
+written in batches (one transport write for up to 64 frames) whenever the loop would wait or yield.
 
 `ExchangeServer` is the in-process API (tests, ingest benches); `run_exchange` is the CLI's loop.
 """
@@ -37,6 +38,8 @@ log = logging.getLogger("glue.exchange")
 UNKNOWN_CHANNEL = "vwap_preview"  # what `unknown_channel:N` sends: a channel no client knows
 MID_STREAM_ERROR = "internal error, please retry"
 MALFORMED = '{"channel":"ticker","timestamp":"2026-'
+WRITE_BATCH_FRAMES = 64
+WRITE_BATCH_BYTES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class _Conn:
     held: str | None = None
     ended_mono: float | None = None  # the source is exhausted (keep_open: heartbeats on wall time)
     last_text: str = ""
+    pending: list[str] = field(default_factory=list)  # frames queued for the next socket write
+    pending_bytes: int = 0
 
 
 class ExchangeServer:
@@ -270,6 +275,7 @@ class ExchangeServer:
                      self.closes.get(k, "client closed"))
 
     async def _wait(self, c: _Conn, timeout_s: float | None) -> None:
+        await self._flush(c)
         if c.inbox:
             return
         c.wake.clear()
@@ -345,6 +351,7 @@ class ExchangeServer:
             n += 1
             if n % 32 == 0:
                 # A send that does not block does not yield: give the reader and other connections a turn.
+                await self._flush(c)
                 await asyncio.sleep(0)
                 if n % 1024 == 0:
                     src.note_cursor(c.k, s.cursor)
@@ -365,6 +372,7 @@ class ExchangeServer:
         await self._emit(c, out)
 
     async def _close(self, c: _Conn, code: int, reason: str) -> None:
+        await self._flush(c)
         self.closes[c.k] = f"{code} {reason}"
         await c.ws.close(code, reason)
         raise _Closed
@@ -396,15 +404,31 @@ class ExchangeServer:
                 await self._fire(c, fault)
 
     async def _write(self, c: _Conn, text: str) -> None:
+        """Queue a frame; frames go to the socket in batches (one system call for many frames)."""
+        c.pending.append(text)
+        c.pending_bytes += len(text)
         if c.faults.slow_send_s:
             await asyncio.sleep(c.faults.slow_send_s)
-        await c.ws.send(text)
-        c.frames_sent += 1
-        self.frames_sent += 1
+            await self._flush(c)
+        elif len(c.pending) >= WRITE_BATCH_FRAMES or c.pending_bytes >= WRITE_BATCH_BYTES:
+            await self._flush(c)
+
+    async def _flush(self, c: _Conn) -> None:
+        """Write the queued frames in one transport write (websockets' send writes one per frame)."""
+        if not c.pending:
+            return
+        texts, c.pending, c.pending_bytes = c.pending, [], 0
+        ws = c.ws
+        async with ws.send_context():  # checks the state, then drains (backpressure) on exit
+            for text in texts:
+                ws.protocol.send_text(text.encode())
+            ws.transport.write(b"".join(ws.protocol.data_to_send()))
+        c.frames_sent += len(texts)
+        self.frames_sent += len(texts)
         if self.options.record_sent:
-            self.sent[c.k].append(text)
+            self.sent[c.k].extend(texts)
         if self._sent_fh is not None:
-            self._sent_fh.write(dumps({"conn": c.k, "frame": text}) + "\n")
+            self._sent_fh.write("".join(dumps({"conn": c.k, "frame": t}) + "\n" for t in texts))
             self._sent_fh.flush()
 
     async def _fire(self, c: _Conn, f: Fault) -> None:
@@ -412,6 +436,11 @@ class ExchangeServer:
         name, args = f.name, f.args
         if name == "drop":
             if args[1] == "reset":
+                await self._flush(c)
+                # Let what was written reach the client before the RST discards the socket buffers.
+                while c.ws.transport.get_write_buffer_size() > 0:
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
                 self.closes[c.k] = "reset"
                 _reset(c.ws)
                 raise _Closed
@@ -433,6 +462,7 @@ class ExchangeServer:
             await self._emit(c, error_out(MID_STREAM_ERROR))
 
     async def _stall(self, c: _Conn, seconds: float, heartbeats: bool) -> None:
+        await self._flush(c)
         end = time.monotonic() + seconds
         if not heartbeats or not c.session.heartbeats or c.faults.no_heartbeats:
             await asyncio.sleep(seconds)
@@ -442,6 +472,7 @@ class ExchangeServer:
             await asyncio.sleep(min(1.0, left))
             if left >= 1.0 and c.next_hb_ns is not None:
                 await self._heartbeat(c, c.next_hb_ns)
+                await self._flush(c)
 
 
 def _reset(ws: Any) -> None:
