@@ -66,10 +66,23 @@ async def _read(url: str, seconds: float) -> dict[str, float]:
         return {"messages": n, "seconds": now - t0, "msg_per_s": n / (now - t0), "mb_per_s": nbytes / (now - t0) / 1e6}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(args: list[str], seconds: float) -> dict[str, float]:
     proc, url = _start_exchange(args)
     try:
-        return asyncio.run(_read(url, seconds))
+        cpu0 = _cpu_s(proc.pid)
+        result = asyncio.run(_read(url, seconds))
+        # The client in this process is usually the slower side: the server's CPU per message says
+        # what the exchange itself could sustain.
+        cpu = _cpu_s(proc.pid) - cpu0
+        result["server_cpu_s"] = cpu
+        result["server_capacity_msg_per_s"] = result["messages"] / cpu if cpu > 0 else float("nan")
+        return result
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -102,6 +115,12 @@ def calibration(hours: float) -> str:
     return format_table(ticker_stats(ticks_from_frames(f for _, f in stream)))
 
 
+def report(name: str, r: dict[str, float]) -> None:
+    print(f"{name} -> 1 client: {r['msg_per_s']:,.0f} msg/s, {r['mb_per_s']:.1f} MB/s "
+          f"({r['messages']:,} messages in {r['seconds']:.1f} s); server CPU {r['server_cpu_s']:.2f} s "
+          f"= {r['server_capacity_msg_per_s']:,.0f} msg per server CPU second")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="read time per source")
@@ -111,8 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
     sim = measure(["--start-at", START_AT, "--products", ",".join(PRODUCTS)], args.seconds)
-    print(f"simulator -> 1 client:  {sim['msg_per_s']:,.0f} msg/s, {sim['mb_per_s']:.1f} MB/s "
-          f"({sim['messages']:,} messages in {sim['seconds']:.1f} s)")
+    report("simulator", sim)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench-recording.ndjson"
         t0 = time.perf_counter()
@@ -120,8 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"recording: {frames:,} frames ({path.stat().st_size / 1e6:.0f} MB) written in "
               f"{time.perf_counter() - t0:.1f} s")
         rec = measure(["--source", "recording", "--recording", str(path)], args.seconds)
-    print(f"recording -> 1 client:  {rec['msg_per_s']:,.0f} msg/s, {rec['mb_per_s']:.1f} MB/s "
-          f"({rec['messages']:,} messages in {rec['seconds']:.1f} s)")
+    report("recording", rec)
 
     t0 = time.perf_counter()
     table = calibration(args.hours)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 NS = 1_000_000_000
 TRADE_BATCH_NS = 250_000_000  # market_trades are collected over 250 ms
+TICKER_BATCH_NS = 5 * NS  # ticker_batch: every 5 s, only if the price changed
 SIZE_DECIMALS = 8
 SIZE_UNIT = 10**SIZE_DECIMALS
 RECENT_TRADES = 100  # the market_trades snapshot holds the last 100 trades
@@ -121,6 +122,7 @@ class MarketEvent:
     l2: list[tuple[str, int, int]] = field(default_factory=list)
     ticker: Ticker | None = None
     trades: list[Trade] | None = None  # a published market_trades batch (oldest first)
+    ticker_batch: Ticker | None = None  # the 5-second ticker_batch (sent only when the price changed)
 
 
 class MarketState:
@@ -178,6 +180,8 @@ class ProductModel:
         self.pending: list[Trade] = []
         self.flush_ns = 0
         self.widen_until_ns = 0
+        self.batch_ns = (self.t_ns // TICKER_BATCH_NS + 1) * TICKER_BATCH_NS
+        self.batch_price = 0
         self.last_move_up = True
         self.bids: list[int] = []  # sorted ascending; best bid is last
         self.asks: list[int] = []  # sorted ascending; best ask is first
@@ -239,6 +243,16 @@ class ProductModel:
             rate_t, rate_b = self._rates()
             dt_ns = max(1000, int(self.rng.expovariate(rate_t + rate_b) * NS))
             cand = self.t_ns + dt_ns
+            if self.batch_ns <= cand and (not self.pending or self.batch_ns < self.flush_ns):
+                if stop_ns is not None and self.batch_ns >= stop_ns:
+                    return None
+                ns, self.batch_ns = self.batch_ns, self.batch_ns + TICKER_BATCH_NS
+                ticker = self.state.ticker
+                if ticker is not None and ticker.price != self.batch_price:
+                    self.batch_price = ticker.price
+                    self._decay(ns)
+                    return self._emit(MarketEvent(ns, self.spec.product_id, ticker_batch=ticker))
+                continue
             if self.pending and self.flush_ns <= cand:
                 if stop_ns is not None and self.flush_ns >= stop_ns:
                     return None

@@ -51,6 +51,7 @@ class ExchangeOptions:
     book_levels: int = 500  # sim: price levels per side of each book
     alias_usdc: bool = True  # serve X-USDC subscriptions as X-USD
     snapshot_epoch_time: bool = False  # l2 snapshot levels with event_time 1970-01-01T00:00:00Z
+    ticker_batch_bbo: bool = False  # include best bid/ask in ticker_batch
     on_end: str = "close"  # when the source is exhausted: "close" (1000 "replay finished") or "keep_open"
     deadline_close_code: int = 1008  # close code when no subscribe arrives in time
     status_interval_s: float = 10.0
@@ -108,6 +109,7 @@ class ExchangeServer:
             ack_after_snapshots=settings.ack_after_snapshots,
             alias_usdc=self.options.alias_usdc,
             snapshot_epoch_time=self.options.snapshot_epoch_time,
+            ticker_batch_bbo=self.options.ticker_batch_bbo,
         )
         self.port = 0
         self.connections = 0

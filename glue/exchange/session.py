@@ -46,6 +46,7 @@ class ProtocolOptions:
     snapshot_epoch_time: bool = False  # l2 snapshot event_time 1970-01-01T00:00:00Z instead of now
     error_message: str = AUTH_FAILURE
     oversize_snapshot_bytes: int = 0  # fault: pad level2 snapshots to this many bytes
+    ticker_batch_bbo: bool = False  # ticker_batch with best bid/ask (the docs say it omits them)
 
 
 def canonical_product(product_id: str, alias: bool) -> str:
@@ -149,6 +150,9 @@ class Session:
         if channel == "ticker" and view.ticker is not None:
             tick = _ticker_dict(product_id, view.ticker, view.spec.price_decimals)
             return envelope("ticker", now_ns, [{"type": "snapshot", "tickers": [tick]}], cid)
+        if channel == "ticker_batch" and view.ticker is not None:
+            tick = _ticker_dict(product_id, view.ticker, view.spec.price_decimals, self.opts.ticker_batch_bbo)
+            return envelope("ticker_batch", now_ns, [{"type": "snapshot", "tickers": [tick]}], cid)
         if channel == "market_trades":
             trades = [_trade_dict(product_id, t, view.spec.price_decimals) for t in reversed(view.recent)]
             return envelope("market_trades", now_ns, [{"type": "snapshot", "trades": trades}], cid)
@@ -196,7 +200,8 @@ class Session:
         want_l2 = bool(ev.l2) and pid in subs.get("level2", ())
         want_ticker = ev.ticker is not None and pid in subs.get("ticker", ())
         want_trades = bool(ev.trades) and pid in subs.get("market_trades", ())
-        if not (want_l2 or want_ticker or want_trades):
+        want_batch = ev.ticker_batch is not None and pid in subs.get("ticker_batch", ())
+        if not (want_l2 or want_ticker or want_trades or want_batch):
             return []
         dec = view.spec.price_decimals if view is not None else 2
         cid = self.opts.emit_client_id
@@ -220,6 +225,10 @@ class Session:
             assert ev.trades is not None
             trades = dumps([_trade_dict(pid, t, dec) for t in reversed(ev.trades)])
             outs.append(envelope_raw("market_trades", ts, f'[{{"type":"update","trades":{trades}}}]', cid))
+        if want_batch:
+            assert ev.ticker_batch is not None
+            tick = dumps(_ticker_dict(pid, ev.ticker_batch, dec, self.opts.ticker_batch_bbo))
+            outs.append(envelope_raw("ticker_batch", ts, f'[{{"type":"update","tickers":[{tick}]}}]', cid))
         return outs
 
 
@@ -235,9 +244,9 @@ def _level(side: str, at: str, price: int, size: int, dec: int) -> dict:
     }
 
 
-def _ticker_dict(pid: str, t: Ticker, dec: int) -> dict:
+def _ticker_dict(pid: str, t: Ticker, dec: int, bbo: bool = True) -> dict:
     pct = (t.price - t.open_24h) / t.open_24h * 100 if t.open_24h else 0.0
-    return {
+    out = {
         "type": "ticker",
         "product_id": pid,
         "price": fmt_units(t.price, dec),
@@ -252,6 +261,10 @@ def _ticker_dict(pid: str, t: Ticker, dec: int) -> dict:
         "best_bid_quantity": fmt_units(t.best_bid_qty, SIZE_DECIMALS),
         "best_ask_quantity": fmt_units(t.best_ask_qty, SIZE_DECIMALS),
     }
+    if not bbo:
+        for key in ("best_bid", "best_ask", "best_bid_quantity", "best_ask_quantity"):
+            del out[key]
+    return out
 
 
 def _trade_dict(pid: str, t: Trade, dec: int) -> dict:

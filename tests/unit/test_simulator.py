@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -14,6 +15,7 @@ from glue.exchange.faults import ConnFaults, parse_fault
 from glue.exchange.market import NS
 from glue.exchange.protocol import fmt_units, format_go_time, format_us
 from glue.exchange.simulate import simulate, simulate_frames
+from glue.records import parse_rfc3339_ns as parse_ns
 
 START_NS = 1_767_225_600 * NS  # 2026-01-01T00:00:00Z
 
@@ -164,3 +166,16 @@ def test_faults_fire_once_in_order_of_n() -> None:
     assert [f.name for f in cf.due(1)] == []
     assert [f.name for f in cf.due(5)] == ["reorder", "duplicate"]
     assert cf.due(6) == [] and cf.triggered == []
+
+
+def test_ticker_batch_every_5_s_without_best_bid_ask() -> None:
+    msgs = [m for _, ch, m in simulate(["BTC-USD"], seed=2, start_ns=START_NS, duration_s=60,
+                                       channels=("ticker_batch",)) if ch == "ticker_batch"]
+    assert msgs[0]["events"][0]["type"] == "snapshot"
+    updates = msgs[1:]
+    assert 3 <= len(updates) <= 12
+    for m in updates:
+        assert (parse_ns(m["timestamp"]) - START_NS) % (5 * NS) == 0
+        assert "best_bid" not in m["events"][0]["tickers"][0]
+    prices = [m["events"][0]["tickers"][0]["price"] for m in updates]
+    assert all(a != b for a, b in itertools.pairwise(prices))  # only sent when the price changed
