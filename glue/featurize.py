@@ -397,7 +397,7 @@ def instance_id(group_id: str, warehouse: Path) -> str:
 
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop`; the loop finishes its batch, exports, and leaves the group."""
+    """SIGINT/SIGTERM set `stop`; the loop finishes its batch, exports, and closes the consumer."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -592,7 +592,7 @@ class FeaturizeLoop:
             self.dlq.flush()
         finally:
             self.kafka_sink.close()
-            self.consumer.close()  # leaves the group so a peer takes the partitions at once
+            self.consumer.close()  # static member: its partitions wait session.timeout.ms for a restart
 
 
 def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event | None = None) -> FeaturizeStats:
