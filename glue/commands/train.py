@@ -17,6 +17,8 @@ import click
 @click.option("--experiment", default=None, help="MLflow experiment (default: model.experiment).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: model.seed).")
 @click.option("--tau-quantile", type=float, default=None, help="tau = this quantile of train sigma_future_bps.")
+@click.option("--train-frac", type=float, default=None, help="Share of labelled seconds for train (model.train_frac).")
+@click.option("--val-frac", type=float, default=None, help="Share of labelled seconds for validation (model.val_frac).")
 @click.option("--bootstrap-samples", type=int, default=None, help="Bootstrap resamples for the CIs.")
 @click.option("--reports-dir", default=None, help="Where model_eval.pdf goes (default: model.reports_dir).")
 @click.option("--model-card", default=None, help="Also (re)write the model card here, e.g. docs/model_card_v1.md.")
@@ -24,7 +26,7 @@ import click
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow (artifacts and report only).")
 @click.pass_obj
 def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_uri, experiment, seed, tau_quantile,
-            bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
+            train_frac, val_frac, bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
     """Train the persistence and z-score baselines, logistic regression and (if it earns its place)
     gradient boosting; evaluate honestly on a time-ordered test set; log to MLflow; register the chosen
     model with the alias; write models/artifacts/ and reports/model_eval.pdf.
@@ -40,6 +42,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
 
     settings = obj.settings(model__artifacts_dir=artifacts, model__tracking_uri=tracking_uri,
                             model__experiment=experiment, model__seed=seed, model__tau_quantile=tau_quantile,
+                            model__train_frac=train_frac, model__val_frac=val_frac,
                             model__bootstrap_samples=bootstrap_samples, model__reports_dir=reports_dir,
                             features__sql_version=sql_version)
     if not warehouse and not features:

@@ -33,6 +33,7 @@ PERSISTENCE, ZSCORE, LOGREG, HGB = "baseline_persistence", "baseline_zscore", "l
 # HGB must beat the logistic regression on validation PR-AUC by this much to be chosen: a small
 # gain does not pay for a model that is harder to explain and slower to score.
 HGB_MARGIN = 0.005
+TRAINING_VIEW_NAME = mdata.TRAINING_VIEW
 SKILL_ALPHA = 0.05
 SKILL_PERMUTATIONS = 199
 
@@ -425,6 +426,10 @@ def train(settings: Settings, features: str | None = None, warehouse: str | None
     if model_card:
         from glue.modeling.model_card import write_model_card
 
-        write_model_card(result, model_card)
+        source = f"warehouse {warehouse} ({TRAINING_VIEW_NAME})" if warehouse else f"features `{features}`"
+        if labels:
+            source += f" with labels `{labels}`"
+        write_model_card(result, model_card, data_source=f"Data: {source}",
+                         figures_dir=Path(m.reports_dir) / "figures")
     log.info("train: finished in %.1f s; chosen %s; artifacts in %s", time.perf_counter() - t0, result.chosen, out)
     return result
