@@ -58,31 +58,49 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _model_dir(tmp: Path) -> tuple[Path, str]:
-    """A model the score service can load, and how it was found ("" when none could be made).
+def _model_dir(tmp: Path, into: Path) -> str:
+    """Put a model the score service can load into `into`; return how it was found ("no model: ...").
 
-    The repo's models/artifacts if it was trained on the current SQL version; otherwise a quick
-    `glue demo --no-kafka` on the host (simulated market -> features -> training)."""
+    The repo's models/artifacts if it was trained on the current SQL version; otherwise the training
+    stage of `glue demo --no-kafka` on the host (simulated market -> features -> `glue train`), which
+    is interrupted (it stops everything it started on Ctrl-C) once the model is written."""
     from glue.warehouse.manifest import read_manifest
 
     current = read_manifest(ROOT / "sql")["current"]
     repo_model = ROOT / "models" / "artifacts"
-    if (repo_model / "model.json").is_file():
-        meta = json.loads((repo_model / "model.json").read_text())
-        if meta.get("sql_version") == current:
-            return repo_model, "models/artifacts"
-    out = tmp / "demo"
-    proc = subprocess.run(
-        [sys.executable, "-m", "glue", "demo", "--no-kafka", "--minutes", "60", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )
-    found = sorted(out.rglob("model.json"))
-    if proc.returncode == 0 and found:
-        return found[0].parent, "glue demo --no-kafka"
-    empty = tmp / "no-model"
-    empty.mkdir(exist_ok=True)
-    reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return empty, f"no model: glue demo failed ({reason})"
+    source, note = None, ""
+    meta_file = repo_model / "model.json"
+    if meta_file.is_file() and json.loads(meta_file.read_text()).get("sql_version") == current:
+        source, note = repo_model, "models/artifacts"
+    if source is None:
+        out = tmp / "demo"
+        log = (tmp / "demo.log").open("w")
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "glue", "demo", "--no-kafka", "--minutes", "60", "--out", str(out)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline and demo.poll() is None:
+                found = sorted(out.rglob("model.json"))
+                if found and (found[0].parent / "tau.json").is_file():  # written last
+                    source, note = found[0].parent, "glue demo --no-kafka (training stage)"
+                    break
+                time.sleep(3)
+        finally:
+            if demo.poll() is None:
+                demo.send_signal(signal.SIGINT)
+                try:
+                    demo.wait(120)
+                except subprocess.TimeoutExpired:
+                    demo.kill()
+                    demo.wait()
+            log.close()
+        if source is None:
+            tail = (tmp / "demo.log").read_text().strip().splitlines()[-1:] or ["no output"]
+            return f"no model: glue demo made none ({tail[0][:200]})"
+    shutil.copytree(source, into, dirs_exist_ok=True)
+    return note
 
 
 class Stack:
@@ -126,7 +144,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     if engine is None:
         pytest.skip("neither Docker nor Podman can run here (no engine, and no root apt-get to install Podman)")
     tmp = tmp_path_factory.mktemp("stack")
-    model_dir, model_note = _model_dir(tmp)
+    # The score container runs as an unprivileged user: the model must sit under world-readable
+    # directories (pytest's temporary directories are private), so it goes under .cache/stack.
+    model_dir = ROOT / ".cache" / "stack" / f"test-model-{os.getpid()}"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model_dir.chmod(0o755)
+    model_note = _model_dir(tmp, model_dir)
     kafka_port, controller_port, mlflow_port, exchange_port = _free_ports(4)
     env_file = tmp / "stack.env"
     shutil.copy(ROOT / ".env.example", env_file)
@@ -158,6 +181,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
             left = s.containers()
             if left:
                 s.engine_cmd("rm", "-f", *left.values())
+        shutil.rmtree(model_dir, ignore_errors=True)
 
 
 def test_image_runs_glue_help_as_a_non_root_user(stack: Stack):
