@@ -17,11 +17,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.config import FeatureSettings
 from glue.errors import DataError, WarehouseError
 from glue.records import Record
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("glue.replay")
 
@@ -117,7 +120,7 @@ def replay(
     chunk_records: int = 100_000,
     progress_interval_s: float = 5.0,
     stop: threading.Event | None = None,
-):
+) -> tuple[pa.Table, ReplayStats]:
     """Replay archive files into `warehouse` and write the feature rows to `out` (Parquet); returns (table, stats)."""
     import pyarrow.parquet as pq
 
@@ -164,7 +167,8 @@ def replay(
     return table, stats
 
 
-def run_replay(patterns: list[str], out: str | None, features: FeatureSettings, **kwargs):
+def run_replay(patterns: list[str], out: str | None, features: FeatureSettings,
+               **kwargs: Any) -> tuple[pa.Table, ReplayStats]:
     """CLI entry: expand paths, stop cleanly on SIGINT/SIGTERM, replay."""
     stop = threading.Event()
     previous = {}

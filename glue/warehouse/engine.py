@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.config import FeatureSettings
 from glue.errors import WarehouseError
@@ -32,10 +32,13 @@ from glue.records import Record
 from glue.warehouse.landing import FRAME_COLUMNS, MARKER_COLUMNS, Coord, ProductState, build_batch
 from glue.warehouse.manifest import SqlVersion, load_version
 
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
 log = logging.getLogger("glue.warehouse")
 
 NS = 1_000_000_000
-GRID_COLUMNS_HIDDEN = ("batch_id",)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class LandStats:
     dead: int = 0
 
 
-def connect(path: str, read_only: bool = False):
+def connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection; a locked file becomes a WarehouseError with what to do."""
     import duckdb
 
@@ -163,12 +166,12 @@ class Warehouse:
         try:
             con.execute("BEGIN TRANSACTION")
             if batch.frames["land_seq"]:
-                frames = pa.table({c: batch.frames[c] for c in FRAME_COLUMNS}, schema=_FRAME_SCHEMA())
+                frames = pa.table({c: batch.frames[c] for c in FRAME_COLUMNS}, schema=_frame_schema())
                 con.register("_land_frames", frames)
                 con.execute("INSERT INTO raw_frames SELECT * FROM _land_frames")
                 con.unregister("_land_frames")
             if batch.markers["land_seq"]:
-                markers = pa.table({c: batch.markers[c] for c in MARKER_COLUMNS}, schema=_MARKER_SCHEMA())
+                markers = pa.table({c: batch.markers[c] for c in MARKER_COLUMNS}, schema=_marker_schema())
                 con.register("_land_markers", markers)
                 con.execute("INSERT INTO raw_markers SELECT * FROM _land_markers")
                 con.unregister("_land_markers")
@@ -214,7 +217,7 @@ class Warehouse:
                 ranges[pid] = (from_s, to_s)
         return ranges
 
-    def finalize(self):
+    def finalize(self) -> pa.Table:
         """Materialise every second that became final; record the rows as one export batch; return them."""
         import pyarrow as pa
 
@@ -260,12 +263,12 @@ class Warehouse:
         return self.batch_rows(batch_id)
 
     # ------------------------------------------------------------------ export watermark
-    def batch_rows(self, batch_id: int):
+    def batch_rows(self, batch_id: int) -> pa.Table:
         return self.con.sql(
             "SELECT * EXCLUDE (batch_id) FROM exp_features WHERE batch_id = ? ORDER BY product_id, second_at",
             params=[batch_id]).to_arrow_table()
 
-    def empty_rows(self):
+    def empty_rows(self) -> pa.Table:
         return self.con.sql("SELECT * EXCLUDE (batch_id) FROM exp_features LIMIT 0").to_arrow_table()
 
     def pending_exports(self) -> list[ExportBatch]:
@@ -292,12 +295,12 @@ class Warehouse:
         return min(marks) if marks else None
 
     # ------------------------------------------------------------------ reading
-    def features(self):
+    def features(self) -> pa.Table:
         """Every emitted feature row, sorted by (product_id, second_at): the replay output."""
         return self.con.sql(
             "SELECT * EXCLUDE (batch_id) FROM exp_features ORDER BY product_id, second_at").to_arrow_table()
 
-    def labels(self):
+    def labels(self) -> pa.Table:
         """The label view over the whole warehouse, sorted (sigma_future_bps NULL where not labelable)."""
         return self.con.sql("SELECT * FROM lbl_labels_1s ORDER BY product_id, second_at").to_arrow_table()
 
@@ -341,7 +344,7 @@ def _apply(con: Any, version: SqlVersion, lateness_s: int) -> None:
         raise
 
 
-def _FRAME_SCHEMA():
+def _frame_schema() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([("land_seq", pa.int64()), ("product_key", pa.string()), ("kind", pa.string()),
@@ -350,7 +353,7 @@ def _FRAME_SCHEMA():
                       ("topic", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())])
 
 
-def _MARKER_SCHEMA():
+def _marker_schema() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([("land_seq", pa.int64()), ("product_key", pa.string()), ("kind", pa.string()),
