@@ -245,6 +245,7 @@ class ProductModel:
             cand = self.t_ns + dt_ns
             if self.batch_ns <= cand and (not self.pending or self.batch_ns < self.flush_ns):
                 if stop_ns is not None and self.batch_ns >= stop_ns:
+                    self._decay(stop_ns)
                     return None
                 ns, self.batch_ns = self.batch_ns, self.batch_ns + TICKER_BATCH_NS
                 ticker = self.state.ticker
@@ -255,10 +256,12 @@ class ProductModel:
                 continue
             if self.pending and self.flush_ns <= cand:
                 if stop_ns is not None and self.flush_ns >= stop_ns:
+                    self._decay(stop_ns)
                     return None
                 self._decay(self.flush_ns)
                 return self._emit(self._flush())
             if stop_ns is not None and min(cand, self.regime_end_ns) >= stop_ns:
+                self._decay(stop_ns)  # the model now stands at stop_ns (arrivals are memoryless)
                 return None
             if self.regime_end_ns <= cand:
                 self._decay(self.regime_end_ns)

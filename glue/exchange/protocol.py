@@ -116,9 +116,10 @@ def error_out(message: str) -> Out:
 
 
 def heartbeat_out(ns: int, counter: int, uptime_ns: int, client_id: bool) -> Out:
-    # The envelope is stamped a moment after current_time, as in production captures.
-    events = [{"current_time": format_go_time(ns, uptime_ns), "heartbeat_counter": counter}]
-    return envelope("heartbeats", ns + 1_000_000, events, client_id)
+    # current_time is read a moment before the envelope is stamped, as in production captures.
+    events = [{"current_time": format_go_time(ns - 1_000_000, max(0, uptime_ns - 1_000_000)),
+               "heartbeat_counter": counter}]
+    return envelope("heartbeats", ns, events, client_id)
 
 
 def subscriptions_out(ns: int, subs: dict[str, set[str]], client_id: bool) -> Out:

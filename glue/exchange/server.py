@@ -271,7 +271,7 @@ class ExchangeServer:
                 writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            self.source.note_cursor(k, None)
+            self.source.note_cursor(id(c.session), None)
             self.open_conns.pop(k, None)
             log.info("exchange: connection %d ended after %d frames (%s)", k, c.frames_sent,
                      self.closes.get(k, "client closed"))
@@ -356,7 +356,7 @@ class ExchangeServer:
                 await self._flush(c)
                 await asyncio.sleep(0)
                 if n % 1024 == 0:
-                    src.note_cursor(c.k, s.cursor)
+                    src.note_cursor(id(s), s.cursor)
 
     def _next_grid(self, ns: int) -> int:
         """The next heartbeat time: whole seconds of the market clock since the source start."""

@@ -79,6 +79,7 @@ class Session:
     def join(self, now_ns: int) -> None:
         """Start following the market at its current end (the first subscribe does this)."""
         self.cursor = self.source.join_at(now_ns)
+        self.source.note_cursor(id(self), self.cursor)  # the shared log keeps what this client still needs
         if isinstance(self.source, SimSource):
             self.views = self.source.views()
         self.joined = True

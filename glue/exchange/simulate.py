@@ -58,6 +58,8 @@ def simulate_outs(
             yield next_hb, out, number(out)
             next_hb += NS
         session.cursor += 1
+        if session.cursor % 4096 == 0:
+            source.note_cursor(id(session), session.cursor)  # lets the shared log drop what was sent
         for out in session.render(ev):
             yield ev.ns, out, number(out)
 

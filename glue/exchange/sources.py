@@ -52,12 +52,14 @@ class EventLog:
         return self._base + len(self._log)
 
     def peek_ns(self, cursor: int) -> int | None:
-        if cursor < self.end:
+        if self._base <= cursor < self.end:
             return self._log[cursor - self._base].ns
         return self._next_ns()
 
     def get(self, cursor: int):
         """The event at cursor (produced on demand), or None when the source is exhausted."""
+        if cursor < self._base:
+            raise RuntimeError(f"event {cursor} was trimmed from the shared log (base {self._base})")
         while cursor >= self.end:
             ev = self._produce()
             if ev is None:

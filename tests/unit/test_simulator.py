@@ -61,6 +61,8 @@ def test_simulated_stream_follows_the_protocol() -> None:
     assert {"heartbeats", "ticker", "market_trades", "l2_data"} <= set(channels)
     hb = [m["events"][0]["heartbeat_counter"] for _, ch, m in msgs if ch == "heartbeats"]
     assert hb == list(range(1, len(hb) + 1)) and len(hb) == 20
+    stamps = [parse_ns(m["timestamp"]) for _, _, m in msgs]
+    assert stamps[0] == START_NS and stamps == sorted(stamps)  # nothing before the snapshots, in time order
     for _, _, m in msgs:
         assert "client_id" not in m
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", m["timestamp"])
@@ -179,3 +181,22 @@ def test_ticker_batch_every_5_s_without_best_bid_ask() -> None:
         assert "best_bid" not in m["events"][0]["tickers"][0]
     prices = [m["events"][0]["tickers"][0]["price"] for m in updates]
     assert all(a != b for a, b in itertools.pairwise(prices))  # only sent when the price changed
+
+
+def test_shared_log_keeps_what_a_slow_client_still_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glue.exchange import sources
+    from glue.exchange.session import ProtocolOptions, Session
+
+    monkeypatch.setattr(sources, "TRIM_AT", 50)
+    src = sources.SimSource(["BTC-USD"], seed=1, start_ns=START_NS, book_levels=20)
+    fast, slow = Session(src, ProtocolOptions()), Session(src, ProtocolOptions())
+    fast.join(START_NS)
+    slow.join(START_NS)
+    seen_fast = [src.get(i).ns for i in range(500)]
+    src.note_cursor(id(fast), 500)
+    assert [src.get(i).ns for i in range(200)] == seen_fast[:200]  # slow is still at 0: nothing trimmed
+    src.note_cursor(id(slow), 300)
+    src.note_cursor(id(fast), 500)
+    assert src.get(300).ns == seen_fast[300]
+    with pytest.raises(RuntimeError):
+        src.get(10)  # trimmed: both clients are past it
