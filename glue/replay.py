@@ -176,7 +176,15 @@ def run_replay(patterns: list[str], out: str | None, features: FeatureSettings,
         with contextlib.suppress(ValueError):  # not the main thread: no handlers
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        return replay(expand_paths(patterns), out, features, stop=stop, **kwargs)
+        paths = expand_paths(patterns)
+        if kwargs.get("warehouse") is None:
+            # a throw-away file, not memory: DuckDB spills to disk, so a long archive does not exhaust RAM
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="glue-replay-") as tmp:
+                kwargs["warehouse"] = str(Path(tmp) / "replay.duckdb")
+                return replay(paths, out, features, stop=stop, **kwargs)
+        return replay(paths, out, features, stop=stop, **kwargs)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -10,8 +10,9 @@ import click
               help="Archive NDJSON files, directories or globs (repeatable; shell globs work too).")
 @click.argument("more_raw", nargs=-1)
 @click.option("--out", default=None, help="Features Parquet (default: features.parquet setting).")
-@click.option("--warehouse", default=":memory:", show_default=True,
-              help="DuckDB file to build (must be new); default a throw-away in-memory one.")
+@click.option("--warehouse", default=None,
+              help="DuckDB file to build and keep (must be new; ':memory:' for small inputs). "
+                   "Default: a throw-away file in the temp directory.")
 @click.option("--labels-out", default=None, help="Also write the label view (sigma_future_bps) to this Parquet.")
 @click.option("--sql-version", default=None, help="SQL version (default: the manifest's current one).")
 @click.option("--lateness", "lateness_s", type=int, default=None,
