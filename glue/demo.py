@@ -359,7 +359,6 @@ class Demo:
                 last, stable_since = total, time.monotonic()
             stable_s = time.monotonic() - stable_since
             if total > 0 and ((behind == 0 and stable_s >= 3) or stable_s >= 20):
-                self.result.counts["feature_messages"] = total
                 return
             if time.monotonic() - last_report >= 10:
                 last_report = time.monotonic()
@@ -384,6 +383,9 @@ class Demo:
             "logs": self.out / "logs",
         }
         self.result.mlflow = mlflow_summary(s)
+        import pyarrow.dataset as ds
+
+        self.result.counts["feature_rows"] = ds.dataset(str(self.features_dir), format="parquet").count_rows()
 
 
 class FirstAlerts:

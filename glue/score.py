@@ -309,7 +309,7 @@ def run_score(
     started = time.monotonic()
     last_input = started
     last_progress = started
-    window = ScoreSummary()
+    window = ScoreSummary(model_version=info.model_version, sql_version=info.sql_version)
     acked_offsets: dict[tuple[str, int], int] = {}
     try:
         assigned: list[float] = []
