@@ -54,12 +54,14 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
 
 
 def summary_text(result) -> str:
-    lines = [f"{'model':22} {'PR-AUC':>7} {'95% CI':>17} {'pos.rate':>8} {'F1':>6} {'ROC-AUC':>7} {'Brier':>7}"]
+    lines = [f"{'model':22} {'PR-AUC':>7} {'95% CI':>17} {'pos.rate':>8} {'F1':>6} {'ROC-AUC':>7} {'Brier':>7} "
+             f"{'skill p':>7} {'raw':>7}"]
     for name, m in result.models.items():
         b = result.bootstrap.get(name, {})
         ci = f"[{b.get('ci_low', float('nan')):.3f}, {b.get('ci_high', float('nan')):.3f}]"
         lines.append(f"{name:22} {m.test['pr_auc']:7.3f} {ci:>17} {m.test['positive_rate']:8.3f} "
-                     f"{m.test['f1']:6.3f} {m.test['roc_auc']:7.3f} {m.test['brier']:7.4f}")
+                     f"{m.test['f1']:6.3f} {m.test['roc_auc']:7.3f} {m.test['brier']:7.4f} {m.skill_p_value:7.3f} "
+                     f"{m.test_ungated.get('pr_auc', float('nan')):7.3f}")
     lines.append(f"verdict: {result.verdict}")
     lines.append(f"artifacts: {result.artifacts_dir}  report: {result.report_path or '-'}  "
                  f"registered: {result.registered_version or '-'}")

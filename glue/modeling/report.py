@@ -38,11 +38,13 @@ def metric_rows(result: Any) -> list[list[str]]:
         t, b = m.test, result.bootstrap.get(name, {})
         rows.append([name, f"{t['pr_auc']:.3f}", f"[{b.get('ci_low', np.nan):.3f}, {b.get('ci_high', np.nan):.3f}]",
                      f"{t['positive_rate']:.3f}", f"{t['f1']:.3f}", f"{t['roc_auc']:.3f}", f"{t['brier']:.4f}",
-                     f"{m.threshold:.3f}", f"{m.val['pr_auc']:.3f}"])
+                     f"{m.threshold:.3f}", f"{m.val['pr_auc']:.3f}", f"{m.skill_p_value:.3f}",
+                     f"{m.test_ungated.get('pr_auc', np.nan):.3f}"])
     return rows
 
 
-METRIC_HEADER = ["model", "PR-AUC", "95% CI", "pos. rate", "F1@thr", "ROC-AUC", "Brier", "threshold", "val PR-AUC"]
+METRIC_HEADER = ["model", "PR-AUC", "95% CI", "pos. rate", "F1@thr", "ROC-AUC", "Brier", "threshold", "val PR-AUC",
+                 "skill p (val)", "raw PR-AUC"]
 
 
 def diff_rows(result: Any) -> list[list[str]]:

@@ -75,7 +75,8 @@ def log_result(result: Any, settings: Settings) -> str:
             params = {**common, "model": name, **{k: v for k, v in r.params.items() if not isinstance(v, dict)}}
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             mlflow.log_metrics({**_flat_metrics("test_", r.test), **_flat_metrics("val_", r.val),
-                                "val_skill_p_value": r.skill_p_value})
+                                "val_skill_p_value": r.skill_p_value,
+                                **_flat_metrics("test_ungated_", r.test_ungated)})
             mlflow.set_tag("no_skill", str(r.no_skill))
             for key, b in result.bootstrap.items():
                 if key.startswith(f"{name}-") or key == name:

@@ -36,6 +36,7 @@ HGB_MARGIN = 0.005
 TRAINING_VIEW_NAME = mdata.TRAINING_VIEW
 SKILL_ALPHA = 0.05
 SKILL_PERMUTATIONS = 199
+UNGATED = " (ungated)"
 
 
 @dataclass
@@ -53,6 +54,10 @@ class ModelResult:
     selection: dict[str, float] = field(default_factory=dict)  # walk-forward mean PR-AUC per config
     skill_p_value: float = float("nan")  # validation PR-AUC vs a time-shift null
     no_skill: bool = False  # True: replaced by the constant base rate (see apply_skill_gate)
+    # The model's own test ranking before calibration and the skill gate: the raw rule for baselines,
+    # the uncalibrated model for ML (a calibration fitted on a one-regime validation can flip its sign).
+    p_test_ungated: np.ndarray | None = None
+    test_ungated: dict[str, float] = field(default_factory=dict)  # PR-AUC / ROC-AUC of those scores
 
 
 @dataclass
@@ -96,7 +101,8 @@ class TrainResult:
             "tau_bps": self.tau_bps,
             "split": self.split,
             "models": {name: {"val": m.val, "test": m.test, "threshold": m.threshold, "params": m.params,
-                              "selection": m.selection, "skill_p_value": m.skill_p_value, "no_skill": m.no_skill}
+                              "selection": m.selection, "skill_p_value": m.skill_p_value, "no_skill": m.no_skill,
+                              "test_ungated": m.test_ungated}
                        for name, m in self.models.items()},
             "bootstrap": self.bootstrap,
             "verdict": self.verdict,
@@ -221,12 +227,13 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
         pcol = est.persistence_column(columns, settings.features.horizon_s)
         persistence = est.build_persistence(columns, pcol).fit(X_va, y_va)
         results[PERSISTENCE] = ModelResult(PERSISTENCE, "baseline", persistence, {"column": pcol},
-                                           persistence.predict_proba(X_va)[:, 1], persistence.predict_proba(X_te)[:, 1])
+                                           persistence.predict_proba(X_va)[:, 1], persistence.predict_proba(X_te)[:, 1],
+                                           p_test_ungated=np.nan_to_num(X_te[:, columns.index(pcol)]))
         zcol = est.zscore_column(columns)
         rule = est.ZScoreRule(zcol).fit(train).calibrate(val, y_va)
         results[ZSCORE] = ModelResult(ZSCORE, "baseline", None,
                                       {"column": zcol, "means": rule.means, "stds": rule.stds},
-                                      rule.predict_proba(val), rule.predict_proba(test))
+                                      rule.predict_proba(val), rule.predict_proba(test), p_test_ungated=rule.z(test))
 
     folds = walk_forward_folds(train["second_at"], m.walk_forward_folds, m.embargo_s)
     for family in families:
@@ -238,7 +245,8 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
             model.fit(X_tr, y_tr)
             calibrated = est.calibrate(model, X_va, y_va)
         results[family] = ModelResult(family, "ml", calibrated, dict(best), calibrated.predict_proba(X_va)[:, 1],
-                                      calibrated.predict_proba(X_te)[:, 1], selection=scores)
+                                      calibrated.predict_proba(X_te)[:, 1], selection=scores,
+                                      p_test_ungated=model.predict_proba(X_te)[:, 1])
 
     y_te = y[te]
     apply_skill_gate(results, X_va, y_va, X_te, m.seed)
@@ -246,6 +254,8 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
         r.threshold, r.val_f1 = choose_threshold(y_va, r.p_val)
         r.val = metrics(y_va, r.p_val, r.threshold)
         r.test = metrics(y_te, r.p_test, r.threshold)
+        ungated = metrics(y_te, r.p_test_ungated, r.threshold)
+        r.test_ungated = {"pr_auc": ungated["pr_auc"], "roc_auc": ungated["roc_auc"]}
     return results
 
 
@@ -262,6 +272,8 @@ def apply_skill_gate(results: dict[str, ModelResult], X_va: np.ndarray, y_va: np
     from sklearn.dummy import DummyClassifier
 
     for r in results.values():
+        if r.p_test_ungated is None:
+            r.p_test_ungated = r.p_test.copy()
         r.skill_p_value = skill_p_value(y_va, r.p_val, SKILL_PERMUTATIONS, seed)
         if r.skill_p_value > SKILL_ALPHA:
             log.warning("train: %s shows no skill on validation (p=%.3f); it predicts the base rate", r.name,
@@ -307,6 +319,15 @@ def verdict(result: TrainResult) -> str:
         lines.append(f"{ml} {word} {base}: test PR-AUC {mt['pr_auc']:.3f} vs {bt['pr_auc']:.3f} "
                      f"(difference {diff:+.3f}, 95% block-bootstrap CI [{lo:+.3f}, {hi:+.3f}]; "
                      f"positive rate {mt['positive_rate']:.3f}).")
+    gated = [n for n, r in result.models.items() if r.no_skill]
+    if gated:
+        lines.append(f"No skill on validation (time-shift permutation p > {SKILL_ALPHA}): {', '.join(gated)}; "
+                     "these predict the base rate. Their raw rankings on test (before calibration and the gate): "
+                     + "; ".join(f"{n} PR-AUC {result.models[n].test_ungated['pr_auc']:.3f}" for n in gated) + ".")
+        b = result.bootstrap.get(f"{ml}{UNGATED}-{PERSISTENCE}{UNGATED}")
+        if b:
+            lines.append(f"Raw {ml} − raw persistence: {b['estimate']:+.3f} "
+                         f"[{b['ci_low']:+.3f}, {b['ci_high']:+.3f}].")
     if result.chosen != ml:
         lines.append(f"On validation the {ml} model did not beat the persistence baseline, so the registered "
                      f"model is {result.chosen}.")
@@ -335,8 +356,13 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
     y_te = y[te]
     ml = best_ml(models) if LOGREG in models else None
     pairs = [(name, base) for name in (LOGREG, HGB) if name in models for base in (PERSISTENCE, ZSCORE)]
+    scores = {k: v.p_test for k, v in models.items()}
+    if any(v.no_skill for v in models.values()):
+        # Also the models' own scores before the skill gate, so the report shows what they would have done.
+        scores.update({f"{k}{UNGATED}": v.p_test_ungated for k, v in models.items()})
+        pairs += [(f"{a}{UNGATED}", f"{b}{UNGATED}") for a, b in pairs]
     with _Step(timings, "bootstrap", int(te.sum()) * m.bootstrap_samples):
-        boot = block_bootstrap(y_te, {k: v.p_test for k, v in models.items()},
+        boot = block_bootstrap(y_te, scores,
                                data.loc[te, "second_at"].to_numpy(dtype="datetime64[us]"),
                                m.bootstrap_block_s, m.bootstrap_samples, m.seed, pairs)
     coef = None
