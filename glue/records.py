@@ -137,17 +137,19 @@ def frame_products(obj: Any) -> list[str]:
     events[].trades[]. Control messages (heartbeats, subscriptions, errors) give [].
     """
     found: set[str] = set()
-    if isinstance(obj, dict):
-        for event in obj.get("events") or ():
-            if not isinstance(event, dict):
-                continue
-            pid = event.get("product_id")
-            if isinstance(pid, str):
-                found.add(pid)
-            for key in ("tickers", "trades", "candles", "products"):
-                for item in event.get(key) or ():
-                    if isinstance(item, dict) and isinstance(item.get("product_id"), str):
-                        found.add(item["product_id"])
+    events = obj.get("events") if isinstance(obj, dict) else None
+    # Wrong types anywhere (events: true, tickers: "x") mean "no product", never an exception.
+    for event in events if isinstance(events, list) else ():
+        if not isinstance(event, dict):
+            continue
+        pid = event.get("product_id")
+        if isinstance(pid, str):
+            found.add(pid)
+        for key in ("tickers", "trades", "candles", "products"):
+            items = event.get(key)
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict) and isinstance(item.get("product_id"), str):
+                    found.add(item["product_id"])
     return sorted(found)
 
 

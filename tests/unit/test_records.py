@@ -50,6 +50,9 @@ def test_marker_round_trip_and_keys():
         ('{"channel":"market_trades","events":[{"trades":[{"product_id":"B"},{"product_id":"A"}]}]}', ["A", "B"]),
         ("{not json", [CONTROL_KEY]),
         ('{"type":"error","message":"authentication failure"}', [CONTROL_KEY]),
+        ('{"channel":"ticker","events":true}', [CONTROL_KEY]),
+        ('{"channel":"ticker","events":[{"tickers":"x","trades":7,"product_id":3}]}', [CONTROL_KEY]),
+        ("[1, 2]", [CONTROL_KEY]),
     ],
 )
 def test_fanout_keys(frame, keys):
