@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,7 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     scorer = subprocess.Popen(
         [sys.executable, "-m", "glue", "--log-level", "WARNING", "score", "--bootstrap", bootstrap,
          "--topic-in", ks.topic_features, "--topic-out", ks.topic_predictions, "--model", str(artifacts),
-         "--group", f"bench-score-{tag}", "--idle-exit", "5"],
+         "--group", f"bench-score-{tag}"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     reader = Consumer(kafka.consumer_config(ks, f"bench-read-{tag}", **{"auto.offset.reset": "earliest",
@@ -119,6 +120,7 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     deadline = time.monotonic() + 15
     while len(e2e_ms) < sent and time.monotonic() < deadline:
         drain(0.2)
+    scorer.send_signal(signal.SIGTERM)  # a clean stop: it commits and prints its summary line
     out, _ = scorer.communicate(timeout=60)
     print(f"steady load: {sent} rows ({products} products every 100 ms, {sent / seconds:.0f} rows/s) "
           f"for {seconds:.0f}s, scored by `glue score` in its own process")
