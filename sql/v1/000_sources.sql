@@ -112,7 +112,7 @@ CREATE TABLE IF NOT EXISTS int_grid_1s (
     second_at TIMESTAMP NOT NULL,       -- UTC
     n_ticks BIGINT NOT NULL,            -- accepted ticker events in the second
     n_trades BIGINT NOT NULL,           -- deduplicated market trades in the second
-    volume_e8 BIGINT NOT NULL,          -- traded base volume in the second, units of 1e-8
+    volume_e8 HUGEINT NOT NULL,         -- traded base volume in the second, units of 1e-8 (sum may pass 2^63)
     has_obs BOOLEAN NOT NULL,           -- a top-of-book observation fell in this second
     has_gap BOOLEAN NOT NULL,           -- a data_gap interval overlaps this second
     obs_event_ns BIGINT,                -- event time of the observation carried at this second

@@ -44,7 +44,9 @@ tick_counts AS (
 trade_counts AS (
     SELECT
         t.product_id, t.second_s, count(*) AS n_trades,
-        sum(CAST(coalesce(t.size, 0) * 100000000 AS BIGINT)) AS volume_e8
+        -- widen before scaling: DECIMAL(18,8) * 1e8 overflows DECIMAL(18) from size 100 on. One trade is
+        -- < 1e10 units, so its e8 value is < 1e18 (BIGINT); the per-second sum is HUGEINT.
+        sum(CAST(CAST(coalesce(t.size, 0) AS DECIMAL(38, 8)) * 100000000 AS BIGINT)) AS volume_e8
     FROM stg_trades_in((lo_s - 1) * 1000000000, hi_s * 1000000000) AS t
     JOIN scope AS s ON s.product_id = t.product_id AND t.second_s BETWEEN s.from_s AND s.to_s
     GROUP BY ALL
@@ -68,7 +70,7 @@ new_rows AS (
         sec.second_s,
         coalesce(tc.n_ticks, 0) AS n_ticks,
         coalesce(trc.n_trades, 0) AS n_trades,
-        coalesce(trc.volume_e8, 0) AS volume_e8,
+        CAST(coalesce(trc.volume_e8, 0) AS HUGEINT) AS volume_e8,
         q.product_id IS NOT NULL AS has_obs,
         gs.product_id IS NOT NULL AS has_gap,
         q.event_ns AS obs_event_ns,
@@ -135,7 +137,8 @@ quantised AS (
             THEN CAST(round(CAST(r.best_ask - r.best_bid AS DOUBLE) / r.mid_price * 1e4 * 1e6) AS BIGINT)
         END AS spread_bps_e6,
         CASE
-            WHEN r.best_bid_qty + r.best_ask_qty > 0
+            -- both quantities >= 0 bounds |imbalance| by 1, so the e9 value always fits a BIGINT
+            WHEN r.best_bid_qty >= 0 AND r.best_ask_qty >= 0 AND r.best_bid_qty + r.best_ask_qty > 0
             THEN CAST(round(CAST(r.best_bid_qty - r.best_ask_qty AS DOUBLE)
                             / CAST(r.best_bid_qty + r.best_ask_qty AS DOUBLE) * 1e9) AS BIGINT)
         END AS imbalance_e9
@@ -151,7 +154,7 @@ running AS (
         sum(CAST(q.has_gap AS BIGINT)) OVER w AS run_n_gap,
         sum(q.n_ticks) OVER w AS run_ticks,
         sum(q.n_trades) OVER w AS run_trades,
-        sum(CAST(q.volume_e8 AS HUGEINT)) OVER w AS run_volume_e8,
+        sum(q.volume_e8) OVER w AS run_volume_e8,
         sum(CAST(q.spread_bps_e6 IS NOT NULL AS BIGINT)) OVER w AS run_n_spread,
         sum(CAST(coalesce(q.spread_bps_e6, 0) AS HUGEINT)) OVER w AS run_spread_bps_e6,
         sum(CAST(q.imbalance_e9 IS NOT NULL AS BIGINT)) OVER w AS run_n_imbalance,
