@@ -119,7 +119,7 @@ class ZScoreRule:
         return self.calibrator.predict_proba(self.z(df).reshape(-1, 1))[:, 1]
 
 
-def coefficient_table(X_train: np.ndarray, y_train: np.ndarray, columns: list[str], max_rows: int = 200_000,
+def coefficient_table(X_train: np.ndarray, y_train: np.ndarray, columns: list[str], max_rows: int = 50_000,
                       seed: int = 42) -> pd.DataFrame | None:
     """statsmodels Logit on standardised training features: coef, std err, z, p, 95 % CI per feature."""
     import statsmodels.api as sm

@@ -254,8 +254,7 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
         r.threshold, r.val_f1 = choose_threshold(y_va, r.p_val)
         r.val = metrics(y_va, r.p_val, r.threshold)
         r.test = metrics(y_te, r.p_test, r.threshold)
-        ungated = metrics(y_te, r.p_test_ungated, r.threshold)
-        r.test_ungated = {"pr_auc": ungated["pr_auc"], "roc_auc": ungated["roc_auc"]}
+        r.test_ungated = ranking_metrics(y_te, r.p_test_ungated)
     return results
 
 
@@ -282,6 +281,15 @@ def apply_skill_gate(results: dict[str, ModelResult], X_va: np.ndarray, y_va: np
             r.estimator = DummyClassifier(strategy="prior").fit(X_va, y_va)
             r.p_val = r.estimator.predict_proba(X_va)[:, 1]
             r.p_test = r.estimator.predict_proba(X_te)[:, 1]
+
+
+def ranking_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """PR-AUC and ROC-AUC of any score (not a probability: raw rules, uncalibrated models)."""
+    from sklearn.metrics import roc_auc_score
+
+    both = len(np.unique(y)) == 2
+    return {"pr_auc": average_precision(y, scores),
+            "roc_auc": float(roc_auc_score(y, scores)) if both else float("nan")}
 
 
 def choose_model(models: dict[str, ModelResult]) -> str:
