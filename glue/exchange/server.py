@@ -439,10 +439,9 @@ class ExchangeServer:
         if name == "drop":
             if args[1] == "reset":
                 await self._flush(c)
-                # Let what was written reach the client before the RST discards the socket buffers.
-                while c.ws.transport.get_write_buffer_size() > 0:
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(0.05)
+                # Everything in the sent log must reach the client: the RST discards what is still
+                # in our buffers, so wait (up to 10 s) until the kernel has handed it all over.
+                await _drained(c.ws, timeout_s=10.0)
                 self.closes[c.k] = "reset"
                 _reset(c.ws)
                 raise _Closed
@@ -475,6 +474,25 @@ class ExchangeServer:
             if left >= 1.0 and c.next_hb_ns is not None:
                 await self._heartbeat(c, c.next_hb_ns)
                 await self._flush(c)
+
+
+async def _drained(ws: Any, timeout_s: float) -> None:
+    """Wait until the transport buffer and the kernel send queue (SIOCOUTQ) of a connection are empty."""
+    import fcntl
+    import termios
+
+    sock = ws.transport.get_extra_info("socket")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        unsent = ws.transport.get_write_buffer_size()
+        if sock is not None and unsent == 0:
+            try:
+                unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            except OSError:
+                unsent = 0
+        if unsent == 0:
+            return
+        await asyncio.sleep(0.005)
 
 
 def _reset(ws: Any) -> None:

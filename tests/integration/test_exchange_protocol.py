@@ -561,3 +561,24 @@ def test_glue_exchange_rejects_a_bad_fault_with_one_line() -> None:
                           capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert done.stderr.strip().startswith("error: fault 'drop:5:999'") and "Traceback" not in done.stderr
+
+
+def test_reset_loses_nothing_the_sent_log_claims_even_for_a_slow_reader() -> None:
+    faults = ["oversize_snapshot:6", "drop:20:reset"]  # 12 MB of snapshots: more than the socket buffers
+
+    async def main():
+        async with ExchangeServer(settings(), faults=faults, options=options()) as srv:
+            async with connect(srv.url, max_size=None) as ws:  # bounded queue: real backpressure
+                await subscribe(ws)
+                await asyncio.sleep(1.0)  # a slow consumer: the server's buffers fill up meanwhile
+                got = []
+                try:
+                    while True:
+                        got.append(await ws.recv())
+                except ConnectionClosedError as exc:
+                    assert exc.rcvd is None  # reset, no close frame
+            return got, srv.sent[1]
+
+    got, sent = run(main())
+    assert data_count(got) == 20
+    assert got == sent
