@@ -48,6 +48,10 @@ def feature_matrix(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if missing:
         raise DataError(f"feature column(s) missing: {', '.join(missing)}",
                         "score with features from the same SQL version the model was trained on")
+    try:  # one conversion for the usual all-numeric/bool frame (the per-row scoring path)
+        return np.ascontiguousarray(df[columns].to_numpy(dtype=np.float64, na_value=np.nan))
+    except (TypeError, ValueError):
+        pass
     out = np.empty((len(df), len(columns)), dtype=np.float64)
     for j, name in enumerate(columns):
         out[:, j] = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
