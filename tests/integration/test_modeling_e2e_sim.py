@@ -23,7 +23,7 @@ def test_simulated_market_replayed_and_trained(tmp_path, monkeypatch):
     features, labels = tmp_path / "features.parquet", tmp_path / "labels.parquet"
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(cli, ["replay", "--raw", str(archive), "--out", str(features), "--labels-out",
-                                   str(labels)])
+                                   str(labels), "--warehouse", str(tmp_path / "wh.duckdb")])
     assert res.exit_code == 0, res.output
     df = pd.read_parquet(features)
     assert set(df["product_id"]) == {"BTC-USD", "ETH-USD"}
@@ -43,3 +43,13 @@ def test_simulated_market_replayed_and_trained(tmp_path, monkeypatch):
     for name in (PERSISTENCE, LOGREG):
         m = result.models[name].test
         assert 0 <= m["pr_auc"] <= 1 and 0 < m["positive_rate"] < 1
+
+    # --from-warehouse reads the training view: the same rows, features and labels as features + labels files.
+    from glue.modeling.data import join_labels, read_features, read_training_view
+
+    view = read_training_view(tmp_path / "wh.duckdb", result.sql_version)
+    joined = join_labels(read_features(features), labels)
+    assert feature_columns(view) == result.feature_columns
+    pd.testing.assert_frame_equal(view[["product_id", "second_at", "sigma_future_bps"]].reset_index(drop=True),
+                                  joined[["product_id", "second_at", "sigma_future_bps"]].reset_index(drop=True),
+                                  check_dtype=False)
