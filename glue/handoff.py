@@ -186,12 +186,13 @@ def selected_base_note(meta: dict, raw_lines: int, start_ns: int, end_ns: int, f
                        predictions_name: str) -> str:
     """The bundle's README: the selected base model and the exact steps to reproduce everything."""
     metrics = meta.get("metrics") or {}
-    shown = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    metrics = metrics.get("test", metrics) if isinstance(metrics.get("test"), dict) else metrics
+    shown = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     metric_lines = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(shown.items())) or "| (see model.json) | |"
     return f"""# Handoff bundle — Selected-base
 
 **Selected-base** is the model this bundle hands over: the model `glue train` chose and registered as
-`volatility-spike@champion`, version `{meta.get('model_version', '?')}`, trained at
+`volatility-spike@champion` (`{meta.get('model_name', '?')}`), version `{meta.get('model_version', '?')}`, trained at
 `{meta.get('trained_at', '?')}` on feature SQL version `{meta.get('sql_version', '?')}`
 (fingerprint `{meta.get('sql_fingerprint', '?')}`), decision threshold `{meta.get('threshold', '?')}`.
 
