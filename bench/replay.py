@@ -37,7 +37,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_simulated(ticks: int, tmp: Path) -> None:
+def bench_simulated(ticks: int, tmp: Path, *, chunk: int = 100_000, split: bool = True) -> None:
     from glue.replay import replay
 
     path = tmp / "sim.ndjson"
@@ -47,12 +47,14 @@ def bench_simulated(ticks: int, tmp: Path) -> None:
             fh.write(rec.to_archive_line() + "\n")
     print(f"simulated day: wrote {ticks:,} ticker frames in {time.perf_counter() - t0:.1f} s")
     c0 = time.process_time()
-    _, stats = replay([str(path)], str(tmp / "sim.parquet"), FeatureSettings(), chunk_records=100_000,
+    _, stats = replay([str(path)], str(tmp / "sim.parquet"), FeatureSettings(), chunk_records=chunk,
                       progress_interval_s=1e9)
     cpu_s = time.process_time() - c0
-    print(f"simulated replay: {stats.records:,} ticks, {stats.rows:,} feature rows in {stats.seconds:.2f} s "
-          f"= {stats.records / stats.seconds:,.0f} ticks/s wall, {stats.records / cpu_s:,.0f} ticks/s per CPU-second"
-          f"   peak RSS {peak_mb():,.0f} MB")
+    print(f"simulated replay (chunk {chunk:,}): {stats.records:,} ticks, {stats.rows:,} feature rows in "
+          f"{stats.seconds:.2f} s = {stats.records / stats.seconds:,.0f} ticks/s wall, "
+          f"{stats.records / cpu_s:,.0f} ticks/s per CPU-second   peak RSS {peak_mb():,.0f} MB")
+    if not split:
+        return
     # the split: land (Python parse + insert) vs finalize (the SQL)
     from glue.records import read_archive
 
@@ -170,13 +172,19 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--skip-captures", action="store_true")
     parser.add_argument("--skip-simulated", action="store_true")
+    parser.add_argument("--skip-batch-cost", action="store_true", help="skip the 10^4 vs 10^7 per-batch cost")
+    parser.add_argument("--chunk", type=int, default=100_000, help="records per land+finalize step")
+    parser.add_argument("--skip-split", action="store_true", help="skip the one-shot land/finalize split")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         if not args.skip_simulated:
-            bench_simulated(args.ticks, tmp)
+            bench_simulated(args.ticks, tmp, chunk=args.chunk, split=not args.skip_split)
         if not args.skip_captures:
             bench_captures(tmp)
+        if args.skip_batch_cost:
+            print(f"started {format_rfc3339_ns(time.time_ns())}; peak RSS {peak_mb():,.0f} MB")
+            return
         cost = per_batch_costs([args.small, args.large], tmp)
         small, large = cost[args.small], cost[args.large]
         print(f"per-batch cost ratio {args.large:,} vs {args.small:,} frames of history: {large / small:.2f}x "

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from glue.config import FeatureSettings
 from glue.errors import DataError, WarehouseError
 from glue.records import Record
@@ -64,21 +66,29 @@ def expand_paths(patterns: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def read_archive_fast(paths: Iterable[str]) -> Iterator[Record]:
-    """`glue.records.read_archive`, about 3x faster: msgspec decodes the usual line; anything unusual goes
-    through `Record.from_archive_line` (same records, same errors). Landing ignores `Record.extra`."""
-    import msgspec
+class _ArchiveLine(msgspec.Struct, gc=False):
+    """The fields of an archive line that landing reads (the same attribute names as `Record`).
 
-    class _Line(msgspec.Struct):
-        v: Any = None
-        kind: Any = None
-        recv_ns: Any = None
-        conn: Any = None
-        iseq: Any = None
-        frame: Any = None
-        marker: Any = None
+    gc=False: replay holds ~10^5 of these per chunk; untracked objects keep the cyclic GC out of the loop.
+    """
 
-    decode = msgspec.json.Decoder(_Line).decode
+    v: Any = None
+    kind: Any = None
+    recv_ns: Any = None
+    conn: Any = None
+    iseq: Any = None
+    frame: Any = None
+    marker: Any = None
+
+
+_decode_line = msgspec.json.Decoder(_ArchiveLine).decode
+
+
+def read_archive_fast(paths: Iterable[str]) -> Iterator[Record | _ArchiveLine]:
+    """`glue.records.read_archive` for landing, about 6x faster: msgspec decodes the usual line into an
+    `_ArchiveLine` (kind, recv_ns, conn, iseq, frame, marker: what `Warehouse.land` reads of a Record), without
+    building a Record; anything unusual goes through `Record.from_archive_line` (same records, same errors)."""
+    decode = _decode_line
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
@@ -89,7 +99,7 @@ def read_archive_fast(paths: Iterable[str]) -> Iterator[Record]:
                     if (obj.v == 1 and type(obj.recv_ns) is int and type(obj.iseq) is int and type(obj.conn) is str
                             and ((obj.kind == "frame" and type(obj.frame) is str and obj.marker is None)
                                  or (obj.kind == "marker" and type(obj.marker) is dict and obj.frame is None))):
-                        yield Record(obj.kind, obj.recv_ns, obj.conn, obj.iseq, obj.frame, obj.marker)
+                        yield obj
                         continue
                 except msgspec.DecodeError:
                     pass
@@ -99,8 +109,8 @@ def read_archive_fast(paths: Iterable[str]) -> Iterator[Record]:
                     raise ValueError(f"{path}:{lineno}: {exc}") from exc
 
 
-def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    chunk: list[Record] = []
+def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for rec in records:
         chunk.append(rec)
         if len(chunk) >= size:

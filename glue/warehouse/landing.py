@@ -114,17 +114,22 @@ def frame_facts(text: str) -> tuple[list[str], int | None]:
         if isinstance(event.product_id, str):
             found.add(event.product_id)
         for items in (event.tickers, event.trades, event.candles, event.products):
-            for item in items or ():
-                if isinstance(item.product_id, str):
-                    found.add(item.product_id)
-    return sorted(found), envelope_event_ns({"timestamp": env.timestamp})
+            if items:
+                for item in items:
+                    if isinstance(item.product_id, str):
+                        found.add(item.product_id)
+    return (sorted(found) if len(found) > 1 else list(found)), timestamp_event_ns(env.timestamp)
 
 
 def envelope_event_ns(obj: Any) -> int | None:
     """The envelope timestamp as epoch ns, or None if missing or implausible."""
     if not isinstance(obj, dict):
         return None
-    ts = obj.get("timestamp")
+    return timestamp_event_ns(obj.get("timestamp"))
+
+
+def timestamp_event_ns(ts: Any) -> int | None:
+    """An envelope `timestamp` value as epoch ns, or None if not a string, unparsable or implausible."""
     if not isinstance(ts, str):
         return None
     ns = _fast_utc_ns(ts)
@@ -183,6 +188,9 @@ def build_batch(
     """
     batch = LandingBatch()
     seq = next_land_seq
+    # bound appends, in FRAME_COLUMNS order (the per-frame hot loop; replay lands ~10^5 frames per call)
+    (f_seq, f_key, f_kind, f_recv, f_conn, f_iseq, f_payload, f_event, f_wm, f_topic, f_partition,
+     f_offset) = (batch.frames[c].append for c in FRAME_COLUMNS)
     for i, rec in enumerate(records):
         coord = coords[i] if coords is not None else None
         topic = partition = offset = None
@@ -202,7 +210,18 @@ def build_batch(
             keys = [key] if key is not None else (products or [CONTROL_KEY])
             for pk in keys:
                 wm = _frame_watermark(pk, event_ns, states, lateness_ns, batch)
-                _append(batch.frames, seq, pk, rec, rec.frame, event_ns, wm, topic, partition, offset)
+                f_seq(seq)
+                f_key(pk)
+                f_kind(rec.kind)
+                f_recv(rec.recv_ns)
+                f_conn(rec.conn)
+                f_iseq(rec.iseq)
+                f_payload(rec.frame)
+                f_event(event_ns)
+                f_wm(wm)
+                f_topic(topic)
+                f_partition(partition)
+                f_offset(offset)
                 seq += 1
         else:
             marker = rec.marker or {}
@@ -248,22 +267,6 @@ def _frame_watermark(pk: str, event_ns: int | None, states: dict[str, ProductSta
         st.max_event_ns = event_ns
     batch.touched.add(pk)
     return wm
-
-
-def _append(cols: dict[str, list[Any]], seq: int, pk: str, rec: Record, payload: str | None,
-            event_ns: int | None, wm: int | None, topic: Any, partition: Any, offset: Any) -> None:
-    cols["land_seq"].append(seq)
-    cols["product_key"].append(pk)
-    cols["kind"].append(rec.kind)
-    cols["recv_ns"].append(rec.recv_ns)
-    cols["conn"].append(rec.conn)
-    cols["iseq"].append(rec.iseq)
-    cols["payload"].append(payload)
-    cols["event_ns"].append(event_ns)
-    cols["arrival_wm_ns"].append(wm)
-    cols["topic"].append(topic)
-    cols["kafka_partition"].append(partition)
-    cols["kafka_offset"].append(offset)
 
 
 __all__ = ["MARKER_DATA_GAP", "Coord", "LandingBatch", "ProductState", "build_batch", "envelope_event_ns"]
