@@ -93,7 +93,9 @@ SELECT
     CAST(last_price AS DOUBLE) AS last_price,
     CAST(best_ask - best_bid AS DOUBLE) AS spread_abs,
     CAST(best_ask - best_bid AS DOUBLE) / mid_price * 1e4 AS spread_bps,
-    CASE WHEN best_bid_qty + best_ask_qty > 0 THEN CAST(best_bid_qty - best_ask_qty AS DOUBLE) / CAST(best_bid_qty + best_ask_qty AS DOUBLE) END AS imbalance,
+    -- the same rule as int_grid_1s.imbalance_e9: quantities >= 0, so imbalance is in [-1, 1]
+    CASE WHEN best_bid_qty >= 0 AND best_ask_qty >= 0 AND best_bid_qty + best_ask_qty > 0
+         THEN CAST(best_bid_qty - best_ask_qty AS DOUBLE) / CAST(best_bid_qty + best_ask_qty AS DOUBLE) END AS imbalance,
     CAST(best_bid_qty AS DOUBLE) AS best_bid_qty,
     CAST(best_ask_qty AS DOUBLE) AS best_ask_qty,
     CAST(second_s * 1000000000 - obs_event_ns AS DOUBLE) / 1e9 AS quote_age_s,
