@@ -13,14 +13,17 @@ import click
 @click.option("--warehouse", default=None,
               help="DuckDB file to build and keep (must be new; ':memory:' for small inputs). "
                    "Default: a throw-away file in the temp directory.")
-@click.option("--labels-out", default=None, help="Also write the label view (sigma_future_bps) to this Parquet.")
+@click.option("--labels-out", default=None,
+              help="Where to write the label view (sigma_future_bps); default: labels.parquet beside --out.")
+@click.option("--no-labels", is_flag=True, help="Do not write the label view.")
 @click.option("--sql-version", default=None, help="SQL version (default: the manifest's current one).")
 @click.option("--lateness", "lateness_s", type=int, default=None,
               help="Allowed lateness in seconds (features.lateness_s).")
 @click.option("--chunk", "chunk_records", type=int, default=100_000, show_default=True,
               help="Records per land/finalize step (any value gives the same rows).")
 @click.pass_obj
-def command(obj, raw, more_raw, out, warehouse, labels_out, sql_version, lateness_s, chunk_records) -> None:
+def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_version, lateness_s,
+            chunk_records) -> None:
     """Replay archived or imported NDJSON through the same engine as `glue featurize`.
 
     The output equals, row for row and bit for bit, what live featurize emitted for the same frames
@@ -31,9 +34,15 @@ def command(obj, raw, more_raw, out, warehouse, labels_out, sql_version, latenes
       glue replay --raw 'data/raw/*/*.ndjson' --out data/processed/features.parquet
       glue replay --raw data/raw/2026-04-04 --out /tmp/f.parquet --labels-out /tmp/labels.parquet
     """
+    from pathlib import Path
+
     from glue.replay import run_replay
 
     settings = obj.settings(features__sql_version=sql_version, features__lateness_s=lateness_s)
-    _, stats = run_replay(list(raw) + list(more_raw), out or settings.features.parquet, settings.features,
+    out = out or settings.features.parquet
+    if not labels_out and not no_labels:
+        # Beside the features, where `glue train --features <out>` finds them without being told.
+        labels_out = str(Path(out).parent / "labels.parquet")
+    _, stats = run_replay(list(raw) + list(more_raw), out, settings.features,
                           warehouse=warehouse, labels_out=labels_out, chunk_records=chunk_records)
     click.echo(stats.line())

@@ -101,6 +101,19 @@ def read_training_view(warehouse: str | Path, sql_version: str = "") -> pd.DataF
     return normalise(df, source=f"{p}:{TRAINING_VIEW}")
 
 
+def sibling_labels(features_path: str | Path) -> str | None:
+    """The labels file `glue replay` writes beside its features output (`labels.parquet`), if there is one.
+
+    So the course's two steps (`replay --out data/processed/features.parquet`, then
+    `train --features data/processed/features.parquet`) work without naming the labels file.
+    """
+    candidate = Path(features_path).parent / "labels.parquet"
+    if candidate.exists() and candidate.resolve() != Path(features_path).resolve():
+        log.info("features: no sigma_future_bps column; using the labels beside them, %s", candidate)
+        return str(candidate)
+    return None
+
+
 def join_labels(features: pd.DataFrame, labels_path: str | Path) -> pd.DataFrame:
     """Add sigma_future_bps from a labels Parquet (`glue replay --labels-out`) on (product_id, second_at)."""
     labels = read_features(labels_path)

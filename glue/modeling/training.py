@@ -134,6 +134,8 @@ def load_frame(features: str | None, warehouse: str | None, sql_version: str,
     if not features:
         raise DataError("no input given", "pass --features PATH or --from-warehouse PATH")
     df = mdata.read_features(features)
+    if not labels and "sigma_future_bps" not in df.columns:
+        labels = mdata.sibling_labels(features)
     if labels:
         df = mdata.join_labels(df, labels)
     if sql_version and "sql_version" in df.columns:
