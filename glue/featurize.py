@@ -35,8 +35,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from typing import Any
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, WarehouseError
 from glue.records import Record, format_rfc3339_ns
+from glue.signals import stop_on_signals
 
 log = logging.getLogger("glue.featurize")
 
@@ -395,27 +394,6 @@ def instance_id(group_id: str, warehouse: Path) -> str:
     return f"glue-featurize-{group_id}-{digest}"
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop`; the loop finishes its batch, exports, and closes the consumer."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("featurize: %s received, finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 class _PhaseClock:
     """Adds the time since the previous lap to `totals[name]` (where a batch spends its time)."""
 
@@ -621,7 +599,7 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
     wh = Warehouse.open(str(job.warehouse), settings.features)
     try:
         loop = FeaturizeLoop(settings, job, wh, stop)
-        with stop_on_signals(stop):
+        with stop_on_signals(stop, "featurize"):
             return loop.run()
     except KafkaException as exc:
         # Nothing is lost: DuckDB holds the offsets and the pending export; a restart continues.

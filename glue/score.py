@@ -17,17 +17,16 @@ import gc
 import json
 import logging
 import math
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, ModelError
+from glue.signals import stop_on_signals
 
 log = logging.getLogger("glue.score")
 
@@ -210,27 +209,6 @@ def score_rows(scorer: Any, rows: list[dict[str, Any]], info: ModelInfo) -> list
     return [float(p) for p in np.asarray(probabilities, dtype=float).reshape(-1)]
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop` (only from the main thread; elsewhere the caller owns `stop`)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("score: %s received, finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -325,7 +303,7 @@ def run_score(
             log.info("score: assigned %s partitions %s", ks.topic_features, sorted(p.partition for p in partitions))
 
         consumer.subscribe([ks.topic_features], on_assign=on_assign)
-        with stop_on_signals(stop):
+        with stop_on_signals(stop, "score"):
             while not stop.is_set():
                 msgs = _poll_batch(consumer)
                 arrived_ns = time.perf_counter_ns()
