@@ -1,7 +1,8 @@
 """A test per README promise: every `glue ...`/`make ...` command shown in the README has a test.
 
-Extracts shell commands from fenced code blocks of README.md and handoff/README.md, keys them as `glue <command>` / `make <target>`, and checks each key against the
-registry in tests/readme_commands.py, whose test ids must exist.
+Extracts shell commands from fenced code blocks of README.md and handoff/README.md, keys them as
+`glue <command>` / `make <target>`, and checks each key against the registry in tests/readme_commands.py,
+whose test ids must exist.
 """
 
 from __future__ import annotations
