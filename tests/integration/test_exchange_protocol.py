@@ -357,17 +357,17 @@ def test_stall_silence_and_stall_with_heartbeats() -> None:
                 stamps.append((time.monotonic(), json.loads(f)))
             return stamps
 
-    stamps = run(main("stall:30:1.2:silence"))
+    # Assertions leave slack for a loaded machine: a late receipt of the last message before a stall can
+    # only shorten the silence we observe, by at most the scheduling delay.
+    stamps = run(main("stall:30:2.0:silence"))
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(stamps)]
     assert max(gaps) >= 1.0
     stamps = run(main("stall:30:2.5:heartbeats"))
-    t_start = next(t for t, m in stamps if m.get("channel") in DATA and data_seen(stamps, t) == 30)
-    during = [m["channel"] for t, m in stamps if t_start < t < t_start + 2.3]
-    assert during and set(during) == {"heartbeats"}
-
-
-def data_seen(stamps, until: float) -> int:
-    return sum(1 for t, m in stamps if t <= until and m.get("channel") in DATA)
+    data_times = [t for t, m in stamps if m.get("channel") in DATA]
+    t_stall, t_resume = data_times[29], data_times[30]
+    assert t_resume - t_stall >= 1.5  # data held back ...
+    during = [m["channel"] for t, m in stamps if t_stall < t < t_resume]
+    assert during and set(during) == {"heartbeats"}  # ... while heartbeats kept coming
 
 
 def test_oversize_snapshot() -> None:
