@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import threading
@@ -73,6 +74,20 @@ class ExchangeThread:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
+
+
+# The real captures, read in place (never copied into the repo); empty on a clone without ../shared.
+SHARED_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
+CAPTURE_SETS = sorted(p.name for p in SHARED_CAPTURES.iterdir() if p.is_dir()) if SHARED_CAPTURES.is_dir() else []
+
+
+def count_tickers(frames) -> int:
+    """How many of these frame texts are ticker messages (unparseable ones count as none)."""
+    n = 0
+    for text in frames:
+        with contextlib.suppress(ValueError):
+            n += json.loads(text).get("channel") == "ticker"
+    return n
 
 
 def ingest_settings(url: str, tmp: Path, *, bootstrap: str = "127.0.0.1:1", topic: str = "ticks.raw",

@@ -7,10 +7,6 @@ batches. The live Parquet output must equal `glue replay` of the archive that in
 
 from __future__ import annotations
 
-import contextlib
-import json
-from pathlib import Path
-
 import pytest
 
 from glue.exchange.server import ExchangeOptions
@@ -26,21 +22,19 @@ from tests.integration.featurize_support import (
     read_parquet_dir,
     settings_for,
 )
-from tests.integration.ingest_support import ExchangeThread, ingest_settings, run_ingest_until
+from tests.integration.ingest_support import (
+    CAPTURE_SETS,
+    SHARED_CAPTURES,
+    ExchangeThread,
+    count_tickers,
+    ingest_settings,
+    run_ingest_until,
+)
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
-SETS = sorted(p.name for p in SHARED.iterdir() if p.is_dir()) if SHARED.is_dir() else []
+SHARED, SETS = SHARED_CAPTURES, CAPTURE_SETS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow,
               pytest.mark.skipif(not SETS, reason=f"real captures not present at {SHARED}")]
-
-
-def _tickers(frames) -> int:
-    n = 0
-    for text in frames:
-        with contextlib.suppress(ValueError):
-            n += json.loads(text).get("channel") == "ticker"
-    return n
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -48,7 +42,7 @@ def test_capture_through_ingest_and_featurize_equals_replay(name, kafka_bootstra
     from glue.replay import replay
 
     imported = import_captures([str(SHARED / name)], str(tmp_path / "imported"))
-    imported_tickers = _tickers(r.frame for r in read_archive(imported.archive_files) if r.kind == "frame")
+    imported_tickers = count_tickers(r.frame for r in read_archive(imported.archive_files) if r.kind == "frame")
     products = tuple(sorted(set().union(*(f.products for f in imported.files))))
     topic = unique_name("raw")
     with ExchangeThread(source="recording", recording=tuple(imported.archive_files), speed=0, products=products,
@@ -57,7 +51,7 @@ def test_capture_through_ingest_and_featurize_equals_replay(name, kafka_bootstra
                                  channels=("ticker",))
 
         def done() -> bool:
-            sent = sum(_tickers(frames) for frames in list(ex.server.sent.values()))
+            sent = sum(count_tickers(frames) for frames in list(ex.server.sent.values()))
             return sent >= imported_tickers - 1
 
         summary = run_ingest_until(ingest, done, timeout_s=300)

@@ -6,10 +6,6 @@ the ticker frames archived by ingest, and the Kafka messages (exactly the archiv
 
 from __future__ import annotations
 
-import contextlib
-import json
-from pathlib import Path
-
 import pytest
 
 from glue.exchange.server import ExchangeOptions
@@ -17,34 +13,28 @@ from glue.importer import import_captures
 from glue.records import read_archive
 from tests.helpers import unique_name
 from tests.integration.ingest_support import (
+    CAPTURE_SETS,
+    SHARED_CAPTURES,
     ExchangeThread,
     archive_records,
     assert_kafka_matches_archive,
     assert_sent_equals_archived,
+    count_tickers,
     ingest_settings,
     read_topic,
     run_ingest_until,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
-SETS = sorted(p.name for p in SHARED.iterdir() if p.is_dir()) if SHARED.is_dir() else []
+SHARED, SETS = SHARED_CAPTURES, CAPTURE_SETS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.skipif(not SETS, reason=f"real captures not present at {SHARED}")]
-
-
-def _tickers(frames) -> int:
-    n = 0
-    for text in frames:
-        with contextlib.suppress(ValueError):
-            n += json.loads(text).get("channel") == "ticker"
-    return n
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("mel-") else n
                                   for n in SETS])
 def test_imported_capture_replays_through_exchange_into_kafka(name, kafka_bootstrap, tmp_path):
     imported = import_captures([str(SHARED / name)], str(tmp_path / "imported"))
-    imported_tickers = _tickers(r.frame for r in read_archive(imported.archive_files) if r.kind == "frame")
+    imported_tickers = count_tickers(r.frame for r in read_archive(imported.archive_files) if r.kind == "frame")
     products = tuple(sorted(set().union(*(f.products for f in imported.files))))
     topic = unique_name("ticks-raw")
     with ExchangeThread(source="recording", recording=tuple(imported.archive_files), speed=0, products=products,
@@ -58,15 +48,15 @@ def test_imported_capture_replays_through_exchange_into_kafka(name, kafka_bootst
             for k, frames in list(ex.server.sent.items()):
                 seen, n = counted.get(k, (0, 0))
                 end = len(frames)
-                counted[k] = (end, n + _tickers(frames[seen:end]))
+                counted[k] = (end, n + count_tickers(frames[seen:end]))
             return sum(n for _seen, n in counted.values()) >= imported_tickers - 1
 
         summary = run_ingest_until(settings, done, timeout_s=240)
         sent = ex.sent()
     records = archive_records(summary)
     assert_sent_equals_archived(sent, records)
-    sent_tickers = _tickers(f for frames in sent.values() for f in frames)
-    archived_tickers = _tickers(r.frame for r in records if r.kind == "frame")
+    sent_tickers = count_tickers(f for frames in sent.values() for f in frames)
+    archived_tickers = count_tickers(r.frame for r in records if r.kind == "frame")
     assert archived_tickers == sent_tickers
     # The exchange starts its market clock at the first recorded frame and does not replay that one
     # frame (a glue.exchange behaviour, reported); everything else imported is replayed.
