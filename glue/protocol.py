@@ -101,10 +101,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _present(p: _Problems, obj: dict, key: str, where: str, required: bool) -> bool:
+    """Whether `key` is there to check; a missing required key is a problem, a missing optional one is not."""
+    if key in obj:
+        return True
+    if required:
+        p.add(f"{where}.{key}: missing")
+    return False
+
+
 def _decimal(p: _Problems, obj: dict, key: str, where: str, required: bool) -> None:
-    if key not in obj:
-        if required:
-            p.add(f"{where}.{key}: missing")
+    if not _present(p, obj, key, where, required):
         return
     value = obj[key]
     if not isinstance(value, str):
@@ -114,17 +121,12 @@ def _decimal(p: _Problems, obj: dict, key: str, where: str, required: bool) -> N
 
 
 def _string(p: _Problems, obj: dict, key: str, where: str, required: bool = True) -> None:
-    if key not in obj:
-        if required:
-            p.add(f"{where}.{key}: missing")
-    elif not isinstance(obj[key], str):
+    if _present(p, obj, key, where, required) and not isinstance(obj[key], str):
         p.add(f"{where}.{key}: must be a string, got {type(obj[key]).__name__} {_short(obj[key])}")
 
 
 def _time(p: _Problems, obj: dict, key: str, where: str, required: bool = True) -> None:
-    if key not in obj:
-        if required:
-            p.add(f"{where}.{key}: missing")
+    if not _present(p, obj, key, where, required):
         return
     value = obj[key]
     if not isinstance(value, str):
