@@ -120,6 +120,54 @@ def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _replay_chunks(wh: Any, records: Iterator[Any], stats: ReplayStats, stop: threading.Event, chunk_records: int,
+                   progress_interval_s: float) -> None:
+    """Land + finalize chunks of records read in Python (SQL v1, and files DuckDB cannot read as archives)."""
+    last, window = time.monotonic(), 0
+    for chunk in _chunks(records, chunk_records):
+        landed = wh.land(chunk)
+        wh.finalize()
+        stats.records += landed.records
+        stats.frames += landed.frames
+        stats.late += landed.late
+        window += landed.records
+        now = time.monotonic()
+        if now - last >= progress_interval_s:
+            log.info("replay: %d records (%.0f/s over the last %.1f s)", stats.records, window / (now - last),
+                     now - last)
+            last, window = now, 0
+        if stop.is_set():
+            log.warning("replay: stopped by signal after %d records; output covers only those", stats.records)
+            return
+
+
+def _replay_files(wh: Any, paths: list[str], stats: ReplayStats, stop: threading.Event,
+                  progress_interval_s: float) -> None:
+    """Land + finalize one archive file per step, read and parsed by DuckDB (SQL versions with SQL landing).
+
+    A file DuckDB refuses (a malformed line) is replayed line by line instead, which names the bad line.
+    """
+    started = last = time.monotonic()
+    for i, path in enumerate(paths, 1):
+        try:
+            landed = wh.land_archives([path])
+        except ValueError:
+            _replay_chunks(wh, read_archive_fast([path]), stats, stop, 100_000, progress_interval_s)
+        else:
+            wh.finalize()
+            stats.records += landed.records
+            stats.frames += landed.frames
+            stats.late += landed.late
+        now = time.monotonic()
+        if now - last >= progress_interval_s or i == len(paths):
+            log.info("replay: file %d/%d, %d records (%.0f/s)", i, len(paths), stats.records,
+                     stats.records / max(now - started, 1e-9))
+            last = now
+        if stop.is_set():
+            log.warning("replay: stopped by signal after %d files; output covers only those", i)
+            return
+
+
 def replay(
     paths: list[str],
     out: str | None,
@@ -138,28 +186,16 @@ def replay(
 
     stats = ReplayStats(files=len(paths))
     stop = stop or threading.Event()
-    started = last = time.monotonic()
+    started = time.monotonic()
     with Warehouse.open(warehouse, features) as wh:
         if wh.next_land_seq:
             raise WarehouseError(f"warehouse {warehouse} already holds landed data",
                                  "replay into a new file (or the default in-memory warehouse)")
-        window = 0
         try:
-            for chunk in _chunks(read_archive_fast(paths), chunk_records):
-                landed = wh.land(chunk)
-                wh.finalize()
-                stats.records += landed.records
-                stats.frames += landed.frames
-                stats.late += landed.late
-                window += landed.records
-                now = time.monotonic()
-                if now - last >= progress_interval_s:
-                    log.info("replay: %d records (%.0f/s over the last %.1f s)", stats.records,
-                             window / (now - last), now - last)
-                    last, window = now, 0
-                if stop.is_set():
-                    log.warning("replay: stopped by signal after %d records; output covers only those", stats.records)
-                    break
+            if wh.version.landing == "sql":
+                _replay_files(wh, paths, stats, stop, progress_interval_s)
+            else:
+                _replay_chunks(wh, read_archive_fast(paths), stats, stop, chunk_records, progress_interval_s)
         except ValueError as exc:
             raise DataError(f"bad archive line: {exc}", "check the file (glue check) or re-import it") from exc
         table = wh.features()

@@ -159,6 +159,8 @@ class Warehouse:
             return LandStats()
         if coords is not None and len(coords) != len(records):
             raise ValueError("records and coords differ in length")
+        if self.version.landing == "sql":
+            return self._land_sql(records, coords)
         saved = {p: ProductState(s.max_event_ns, s.min_accepted_event_ns, s.last_final_s)
                  for p, s in self.states.items()}
         batch, next_seq = build_batch(records, coords, self.states, self.next_land_seq, self.lateness_ns)
@@ -196,6 +198,76 @@ class Warehouse:
         out = LandStats(records=len(records), frames=len(batch.frames["land_seq"]),
                         markers=len(batch.markers["land_seq"]), late=batch.n_late, control=batch.n_control,
                         no_time=batch.n_no_time, dead=batch.n_dead)
+        for name in out.__dataclass_fields__:
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(out, name))
+        return out
+
+    def land_archives(self, paths: Sequence[str]) -> LandStats:
+        """Land whole archive files in one transaction, read and parsed by DuckDB (SQL landing versions only).
+
+        The same landing macros as `land()`, so the rows equal landing the files' records in any cut.
+        Raises ValueError if a line is not an archive record (replay then reads the file line by line).
+        """
+        from glue.warehouse import sql_landing
+
+        if self.version.landing != "sql":
+            raise WarehouseError(f"SQL {self.version.name} lands records in Python", "use land() with records")
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            n = sql_landing.input_from_archives(con, paths)
+            out = self._land_input(n, sql_landing.KafkaBook())
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            self._load_state()
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                sql_landing.clear_input(con)
+        return self._count(out)
+
+    def _land_sql(self, records: Sequence[Record | None], coords: Sequence[Coord | None] | None) -> LandStats:
+        from glue.warehouse import sql_landing
+
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            n, book = sql_landing.input_from_records(con, records, coords)
+            out = self._land_input(n, book)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            self._load_state()
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                sql_landing.clear_input(con)
+        out.records = len(records)
+        return self._count(out)
+
+    def _land_input(self, n_input: int, book: Any) -> LandStats:
+        """Inside a transaction: run the landing macros over raw_landing_input, store offsets and counters."""
+        from glue.warehouse import sql_landing
+
+        con = self.con
+        next_seq, counts = sql_landing.land_input(con, self.next_land_seq, self.lateness_ns)
+        for (topic, partition), nxt in book.offsets.items():
+            con.execute(
+                "INSERT INTO raw_offsets VALUES (?, ?, ?) ON CONFLICT (topic, kafka_partition) "
+                "DO UPDATE SET next_offset = greatest(raw_offsets.next_offset, excluded.next_offset)",
+                [topic, partition, nxt])
+        if book.first_coord is not None and self._meta("pending_first_coord") is None:
+            self._set_meta("pending_first_coord", f"{book.first_coord[0]}:{book.first_coord[1]}")
+        self._set_meta("next_land_seq", next_seq)
+        self.next_land_seq = next_seq
+        rows = self.con.execute(
+            "SELECT product_id, max_event_ns, min_accepted_event_ns, last_final_s FROM ctl_products").fetchall()
+        self.states = {p: ProductState(m, a, f) for p, m, a, f in rows}
+        return LandStats(records=n_input + book.n_dead, frames=counts.frames, markers=counts.markers,
+                         late=counts.late, control=counts.control, no_time=counts.no_time, dead=book.n_dead)
+
+    def _count(self, out: LandStats) -> LandStats:
         for name in out.__dataclass_fields__:
             setattr(self.stats, name, getattr(self.stats, name) + getattr(out, name))
         return out

@@ -1,7 +1,9 @@
 """The SQL manifest: which version is current, its files, and the fingerprints that freeze it.
 
 `sql/manifest.yml` lists, per version, its status (`draft` or `released`), its ordered files, the
-windows and horizon the SQL implements, and one fingerprint per statement (table, view or macro):
+windows and horizon the SQL implements, how records are landed (`landing: python` for v1, where Python
+builds the raw rows; `landing: sql` from v2, where the version's own landing macros parse and type them),
+and one fingerprint per statement (table, view or macro):
 the SHA-256 of the statement normalised by sqlglot (comments and layout do not count, logic does).
 A released version is frozen: `load_version` refuses SQL whose fingerprints differ from the manifest.
 `python -m glue.warehouse.manifest --update v1` rewrites the fingerprints of a draft version.
@@ -31,6 +33,7 @@ class SqlVersion:
     fingerprints: dict[str, str]  # object name -> fingerprint
     windows_s: tuple[int, ...]
     horizon_s: int
+    landing: str = "python"  # "python": glue.warehouse.landing builds raw rows; "sql": the version's landing macros
 
     @property
     def fingerprint(self) -> str:
@@ -126,6 +129,7 @@ def load_version(sql_dir: str | Path, version: str = "", *, check_frozen: bool =
         fingerprints=fingerprints,
         windows_s=tuple(int(w) for w in spec.get("windows_s") or ()),
         horizon_s=int(spec.get("horizon_s") or 60),
+        landing=str(spec.get("landing") or "python"),
     )
 
 

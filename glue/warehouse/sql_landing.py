@@ -1,0 +1,185 @@
+"""SQL landing (SQL v2 on): records or archive files -> `raw_landing_input` -> the version's landing macros.
+
+From v2 the landing facts (envelope event time, fan-out for archives, arrival watermark, typed ticker and
+trade fields) are computed by the SQL version itself (`sql/v2/005_landing.sql`), so `glue featurize` and
+`glue replay` share one implementation and each frame's JSON is parsed once, in DuckDB, in parallel.
+This module only fills the input table and runs the inserts; it owns no landing rule of its own, except
+the Kafka bookkeeping (offsets, first coordinate, dead-lettered records) that never reaches SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from glue.records import KIND_FRAME, KIND_MARKER
+
+INPUT = "raw_landing_input"
+ROWS = "raw_landing_rows"
+
+# read_ndjson types of an archive line (glue.records.Record.to_archive_line); anything else is refused
+_ARCHIVE_COLUMNS = ("{'v': 'BIGINT', 'kind': 'VARCHAR', 'recv_ns': 'BIGINT', 'conn': 'VARCHAR', 'iseq': 'BIGINT', "
+                    "'frame': 'VARCHAR', 'marker': 'JSON'}")
+
+
+@dataclass
+class KafkaBook:
+    """What a Kafka batch contributes besides rows: offsets to store, its first coordinate, dead records."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    first_coord: tuple[int, int] | None = None
+    n_dead: int = 0
+
+
+@dataclass(frozen=True)
+class LandedCounts:
+    frames: int
+    markers: int
+    late: int
+    control: int
+    no_time: int
+
+
+def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] | None) -> tuple[int, KafkaBook]:
+    """Fill `raw_landing_input` from records (Kafka: coords with key; replay: None); returns (rows, book)."""
+    import pyarrow as pa
+
+    book = KafkaBook()
+    cols: dict[str, list[Any]] = {c: [] for c in ("kafka_key", "kind", "recv_ns", "conn", "iseq", "frame", "marker",
+                                                  "topic", "kafka_partition", "kafka_offset")}
+    for i, rec in enumerate(records):
+        coord = coords[i] if coords is not None else None
+        topic = partition = offset = key = None
+        if coord is not None:
+            topic, partition, offset = coord[0], int(coord[1]), int(coord[2])
+            key = coord[3] if len(coord) > 3 else None
+            tp = (topic, partition)
+            book.offsets[tp] = max(book.offsets.get(tp, -1), offset + 1)
+            if book.first_coord is None:
+                book.first_coord = (partition, offset)
+        if rec is None:
+            book.n_dead += 1
+            continue
+        cols["kafka_key"].append(key)
+        cols["kind"].append(rec.kind)
+        cols["recv_ns"].append(rec.recv_ns)
+        cols["conn"].append(rec.conn)
+        cols["iseq"].append(rec.iseq)
+        cols["frame"].append(rec.frame if rec.kind == KIND_FRAME else None)
+        cols["marker"].append(json.dumps(rec.marker or {}, separators=(",", ":"), sort_keys=True)
+                              if rec.kind == KIND_MARKER else None)
+        cols["topic"].append(topic)
+        cols["kafka_partition"].append(partition)
+        cols["kafka_offset"].append(offset)
+    table = pa.table(cols, schema=_input_schema())
+    con.register("_landing_arrow", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT * FROM _landing_arrow")
+    finally:
+        con.unregister("_landing_arrow")
+    return table.num_rows, book
+
+
+def input_from_archives(con: Any, paths: Sequence[str]) -> int:
+    """Fill `raw_landing_input` from archive files read by DuckDB (file order, line order); returns rows.
+
+    Raises ValueError when a line is not a well-formed archive record (the caller can re-read the file with
+    the line-by-line reader, which names the line).
+    """
+    import duckdb
+
+    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {INPUT} AS
+            SELECT NULL::VARCHAR AS kafka_key, kind, recv_ns, conn, iseq, frame, CAST(marker AS VARCHAR) AS marker,
+                   NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition, NULL::BIGINT AS kafka_offset, v
+            FROM read_ndjson({files}, columns = {_ARCHIVE_COLUMNS}, format = 'newline_delimited',
+                             maximum_object_size = 1073741824)
+        """)
+    except duckdb.Error as exc:
+        raise ValueError(f"DuckDB cannot read {', '.join(paths)} as archive lines: {str(exc).splitlines()[0]}") from exc
+    bad = con.execute(f"""
+        SELECT count(*) FROM {INPUT}
+        WHERE v IS DISTINCT FROM 1 OR recv_ns IS NULL OR iseq IS NULL OR conn IS NULL
+           OR NOT ((kind = 'frame' AND frame IS NOT NULL AND marker IS NULL)
+                   OR (kind = 'marker' AND json_type(marker) = 'OBJECT' AND frame IS NULL))
+    """).fetchall()[0][0]
+    if bad:
+        raise ValueError(f"{bad} lines of {', '.join(paths)} are not archive records")
+    con.execute(f"ALTER TABLE {INPUT} DROP COLUMN v")
+    return int(con.execute(f"SELECT count(*) FROM {INPUT}").fetchall()[0][0])
+
+
+def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, LandedCounts]:
+    """Run the landing macros over `raw_landing_input` (inside the caller's transaction).
+
+    Inserts raw_frames, raw_markers, raw_ticker_items, raw_trade_items and the per-product watermark state
+    (ctl_products); returns (next land_seq, counts).
+    """
+    seq, lateness = int(first_land_seq), int(lateness_ns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS "
+                f"SELECT * FROM raw_land_rows(CAST({seq} AS BIGINT), CAST({lateness} AS BIGINT))")
+    con.execute(f"""
+        INSERT INTO raw_frames
+        SELECT r.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, i.frame, r.event_ns, r.arrival_wm_ns,
+               r.topic, r.kafka_partition, r.kafka_offset, r.channel
+        FROM {INPUT} AS i
+        JOIN {ROWS} AS r ON r.ord = i.rowid
+        WHERE r.kind = 'frame'
+        ORDER BY r.land_seq
+    """)
+    con.execute(f"""
+        INSERT INTO raw_markers
+        SELECT land_seq, product_key, kind, recv_ns, conn, iseq, json_extract_string(marker, '$.type'), marker,
+               arrival_wm_ns, topic, kafka_partition, kafka_offset
+        FROM {ROWS} WHERE kind = 'marker'
+    """)
+    con.execute("INSERT INTO raw_ticker_items SELECT * FROM raw_land_ticker_items()")
+    con.execute("INSERT INTO raw_trade_items SELECT * FROM raw_land_trade_items()")
+    con.execute(f"""
+        INSERT OR REPLACE INTO ctl_products
+        WITH landed AS (
+            SELECT
+                product_key AS product_id,
+                max(event_ns) AS max_event_ns,
+                min(event_ns) FILTER (WHERE arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns) AS min_accepted_ns
+            FROM {ROWS}
+            WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NOT NULL
+            GROUP BY product_key
+        )
+        SELECT
+            l.product_id,
+            greatest(p.max_event_ns, l.max_event_ns),
+            least(p.min_accepted_event_ns, l.min_accepted_ns),
+            p.last_final_s
+        FROM landed AS l
+        LEFT JOIN ctl_products AS p ON p.product_id = l.product_id
+    """)
+    row = con.execute(f"""
+        SELECT
+            count(*) FILTER (WHERE kind = 'frame'),
+            count(*) FILTER (WHERE kind = 'marker'),
+            count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns < arrival_wm_ns),
+            count(*) FILTER (WHERE kind = 'frame' AND product_key = '_control'),
+            count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NULL),
+            coalesce(max(land_seq) + 1, {int(first_land_seq)})
+        FROM {ROWS}
+    """).fetchall()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM {ROWS} LIMIT 0")
+    return int(row[5]), LandedCounts(*(int(x) for x in row[:5]))
+
+
+def clear_input(con: Any) -> None:
+    """Free the input rows (the table stays, empty, for the next landing)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT * FROM {INPUT} LIMIT 0")
+
+
+def _input_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("kafka_key", pa.string()), ("kind", pa.string()), ("recv_ns", pa.int64()),
+                      ("conn", pa.string()), ("iseq", pa.int64()), ("frame", pa.string()), ("marker", pa.string()),
+                      ("topic", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())])

@@ -1,0 +1,312 @@
+-- =====================================================================================================
+-- v2 / 005_landing: the landing step. Turns the records of one landing transaction into raw_* rows.
+-- The engine fills the temporary table raw_landing_input (one row per record, in arrival order; rowid = order):
+--   kafka_key VARCHAR         the Kafka key = the product the record lands under; NULL = fan out here
+--   kind VARCHAR              'frame' | 'marker'
+--   recv_ns BIGINT, conn VARCHAR, iseq BIGINT
+--   frame VARCHAR             the frame text (kind = 'frame')
+--   marker VARCHAR            the marker as JSON text (kind = 'marker')
+--   topic VARCHAR, kafka_partition INTEGER, kafka_offset BIGINT   (NULL for archives)
+-- then materialises raw_land_rows(...) as raw_landing_rows and inserts from it and from raw_land_ticker_items() /
+-- raw_land_trade_items(). Live (glue featurize) and replay (glue replay) run exactly these macros, so the
+-- landing facts (event time, arrival watermark, typed fields) are the same in both by construction.
+-- Fan-out rule (archives, kafka_key NULL) = glue.records.fanout_keys: the sorted distinct string product_ids
+-- at events[].product_id and events[].{tickers,trades,candles,products}[].product_id; '_control' if none;
+-- markers: their `products` list. Each frame's JSON is parsed once here; the common single-ticker frame is
+-- typed in that one pass, other shapes take a second, general pass.
+-- =====================================================================================================
+
+-- raw_landing_input
+-- grain: one row per record of the landing in progress (connection-local scratch; rowid = arrival order).
+-- purpose: what the engine hands to the landing step (it re-creates the table per landing).
+CREATE TEMP TABLE IF NOT EXISTS raw_landing_input (
+    kafka_key VARCHAR,
+    kind VARCHAR,
+    recv_ns BIGINT,
+    conn VARCHAR,
+    iseq BIGINT,
+    frame VARCHAR,
+    marker VARCHAR,
+    topic VARCHAR,
+    kafka_partition INTEGER,
+    kafka_offset BIGINT
+);
+
+-- raw_landing_rows
+-- grain: one row per (raw_landing_input row, product_key): raw_land_rows(...) materialised by the engine.
+-- purpose: connection-local scratch read by raw_land_ticker_items / raw_land_trade_items and the inserts.
+CREATE TEMP TABLE IF NOT EXISTS raw_landing_rows (
+    land_seq BIGINT,
+    ord BIGINT,
+    product_key VARCHAR,
+    kind VARCHAR,
+    recv_ns BIGINT,
+    conn VARCHAR,
+    iseq BIGINT,
+    marker VARCHAR,
+    event_ns BIGINT,
+    arrival_wm_ns BIGINT,
+    topic VARCHAR,
+    kafka_partition INTEGER,
+    kafka_offset BIGINT,
+    channel VARCHAR,
+    sequence_num BIGINT,
+    is_simple BOOLEAN,
+    t_event_type VARCHAR,
+    t_product_id VARCHAR,
+    t_price DECIMAL(18, 8),
+    t_best_bid DECIMAL(18, 8),
+    t_best_ask DECIMAL(18, 8),
+    t_best_bid_qty DECIMAL(18, 8),
+    t_best_ask_qty DECIMAL(18, 8)
+);
+
+-- raw_json_text
+-- purpose: the text of a JSON string value (NULL for anything that is not a JSON string).
+CREATE OR REPLACE MACRO raw_json_text(v) AS
+    CASE
+        WHEN NOT starts_with(CAST(v AS VARCHAR), '"') THEN NULL
+        WHEN contains(CAST(v AS VARCHAR), '\') THEN json_extract_string(v, '$')
+        ELSE CAST(v AS VARCHAR)[2:-2]
+    END;
+
+-- raw_json_scalar
+-- purpose: a JSON value as text: a string's own text, any other value (number, true, ...) as written.
+CREATE OR REPLACE MACRO raw_json_scalar(v) AS
+    CASE WHEN starts_with(CAST(v AS VARCHAR), '"') THEN raw_json_text(v) ELSE CAST(v AS VARCHAR) END;
+
+-- raw_json_decimal
+-- purpose: a JSON string or number as DECIMAL(18, 8); NULL when absent or not castable.
+CREATE OR REPLACE MACRO raw_json_decimal(v) AS
+    try_cast(raw_json_scalar(v) AS DECIMAL(18, 8));
+
+-- raw_land_rows(first_land_seq, lateness_ns)
+-- grain: one row per (raw_landing_input row, product_key it lands under); land_seq = first_land_seq, +1, ...
+--        in arrival order (a fanned-out frame takes consecutive values, products in sorted order);
+--        ord = the input row (its rowid), to fetch the frame text from raw_landing_input.
+-- purpose: the envelope facts of every landed row, the arrival watermark, and the typed ticker of the
+--          common single-event single-ticker frame (is_simple).
+CREATE OR REPLACE MACRO raw_land_rows(first_land_seq, lateness_ns) AS TABLE
+WITH parsed AS (
+    SELECT
+        rowid AS ord, kafka_key, kind, recv_ns, conn, iseq, frame, marker, topic, kafka_partition, kafka_offset,
+        CASE WHEN kind = 'frame' THEN try(json_extract(frame, [
+            '$.channel', '$.timestamp', '$.sequence_num', '$.events[1]', '$.events[0].product_id',
+            '$.events[0].trades', '$.events[0].candles', '$.events[0].products', '$.events[0].tickers[1]',
+            '$.events[0].type', '$.events[0].tickers[0].product_id', '$.events[0].tickers[0].price',
+            '$.events[0].tickers[0].best_bid', '$.events[0].tickers[0].best_ask',
+            '$.events[0].tickers[0].best_bid_quantity', '$.events[0].tickers[0].best_ask_quantity'
+        ])) END AS j
+    FROM raw_landing_input
+),
+shaped AS (
+    SELECT
+        * EXCLUDE (j),
+        raw_json_text(j[1]) AS channel,
+        raw_json_text(j[2]) AS ts_text,
+        try_cast(j[3] AS BIGINT) AS sequence_num,
+        -- one event whose only product sources are its own product_id and at most one ticker
+        j IS NOT NULL AND j[4] IS NULL AND j[6] IS NULL AND j[7] IS NULL AND j[8] IS NULL AND j[9] IS NULL
+            AS is_simple,
+        j IS NULL AS is_unparsed,
+        raw_json_text(j[5]) AS event_product_id,
+        raw_json_text(j[10]) AS t_event_type,
+        raw_json_text(j[11]) AS t_product_id,
+        raw_json_decimal(j[12]) AS t_price,
+        raw_json_decimal(j[13]) AS t_best_bid,
+        raw_json_decimal(j[14]) AS t_best_ask,
+        raw_json_decimal(j[15]) AS t_best_bid_qty,
+        raw_json_decimal(j[16]) AS t_best_ask_qty
+    FROM parsed
+),
+keyed AS (
+    SELECT
+        * EXCLUDE (frame),
+        CASE
+            WHEN kafka_key IS NOT NULL THEN [kafka_key]
+            WHEN kind = 'marker' THEN coalesce(
+                nullif(list_sort(list_distinct(try(json_extract_string(marker, '$.products[*]')))), []),
+                ['_control'])
+            WHEN is_unparsed THEN ['_control']
+            WHEN is_simple THEN CASE
+                WHEN event_product_id IS NULL AND t_product_id IS NULL THEN ['_control']
+                WHEN event_product_id IS NULL OR event_product_id = t_product_id THEN [t_product_id]
+                WHEN t_product_id IS NULL THEN [event_product_id]
+                ELSE list_sort([event_product_id, t_product_id])
+            END
+            ELSE coalesce(nullif(list_sort(list_distinct(list_filter(list_transform(flatten([
+                json_extract(frame, '$.events[*].product_id'),
+                json_extract(frame, '$.events[*].tickers[*].product_id'),
+                json_extract(frame, '$.events[*].trades[*].product_id'),
+                json_extract(frame, '$.events[*].candles[*].product_id'),
+                json_extract(frame, '$.events[*].products[*].product_id')
+            ]), lambda v: raw_json_text(v)), lambda p: p IS NOT NULL))), []), ['_control'])
+        END AS product_keys
+    FROM shaped
+),
+stamped AS (
+    -- the envelope timestamp (RFC 3339: any fraction digits, Z or an offset, naive = UTC), exactly, in ns
+    SELECT
+        * EXCLUDE (ts_text),
+        regexp_extract(
+            trim(ts_text),
+            '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$',
+            ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']
+        ) AS g
+    FROM keyed
+),
+timed AS (
+    SELECT
+        * EXCLUDE (g),
+        CASE WHEN g.y <> '' AND g.h::INTEGER < 24 AND g.mi::INTEGER < 60 AND g.s::INTEGER < 60 THEN
+            epoch_us(try(make_timestamp(g.y::BIGINT, g.mo::BIGINT, g.d::BIGINT, g.h::BIGINT, g.mi::BIGINT,
+                                        g.s::DOUBLE))) // 1000000
+            - CASE WHEN g.z IN ('', 'Z') THEN 0
+                   ELSE (CASE WHEN g.z[1] = '+' THEN 1 ELSE -1 END)
+                        * (replace(g.z, ':', '')[2:3]::BIGINT * 3600 + replace(g.z, ':', '')[4:5]::BIGINT * 60)
+              END
+        END AS event_s,
+        CASE WHEN g.f <> '' THEN rpad(g.f, 9, '0')::BIGINT ELSE 0 END AS frac_ns
+    FROM stamped
+),
+bounded AS (
+    SELECT
+        * EXCLUDE (event_s, frac_ns),
+        CASE WHEN event_s * 1000000000 + frac_ns >= 946684800000000000       -- 2000-01-01
+              AND event_s * 1000000000 + frac_ns < 4102444800000000000       -- 2100-01-01
+             THEN event_s * 1000000000 + frac_ns END AS event_ns
+    FROM timed
+),
+fanned AS (
+    SELECT * EXCLUDE (product_keys), unnest(product_keys) AS product_key, generate_subscripts(product_keys, 1) AS key_idx
+    FROM bounded
+),
+ordered AS (
+    -- a narrow relation for the two order-dependent facts (window operators copy every column they carry)
+    SELECT
+        ord,
+        key_idx,
+        first_land_seq + row_number() OVER (ORDER BY ord, key_idx) - 1 AS land_seq,
+        max(event_ns) OVER (
+            PARTITION BY product_key ORDER BY ord, key_idx ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prior_batch_max_ns
+    FROM fanned
+)
+SELECT
+    o.land_seq,
+    f.ord,
+    f.product_key,
+    f.kind,
+    f.recv_ns,
+    f.conn,
+    f.iseq,
+    f.marker,
+    f.event_ns,
+    CASE WHEN f.product_key <> '_control'
+         THEN greatest(p.max_event_ns, o.prior_batch_max_ns) - lateness_ns END AS arrival_wm_ns,
+    f.topic,
+    f.kafka_partition,
+    f.kafka_offset,
+    f.channel,
+    f.sequence_num,
+    f.is_simple,
+    f.t_event_type,
+    f.t_product_id,
+    f.t_price,
+    f.t_best_bid,
+    f.t_best_ask,
+    f.t_best_bid_qty,
+    f.t_best_ask_qty
+FROM fanned AS f
+JOIN ordered AS o ON o.ord = f.ord AND o.key_idx = f.key_idx
+LEFT JOIN ctl_products AS p ON p.product_id = f.product_key;
+
+-- raw_land_ticker_items()
+-- grain: one row per ticker of a landed `ticker` frame whose product_id is the row's product_key.
+-- purpose: the rows of raw_ticker_items for the landing in raw_landing_rows (single-ticker frames were typed in
+--          raw_land_rows; other shapes are parsed here, ticker by ticker, with the same field rules).
+CREATE OR REPLACE MACRO raw_land_ticker_items() AS TABLE
+WITH simple AS (
+    SELECT
+        land_seq, 1 AS event_idx, 1 AS ticker_idx, product_key, conn, event_ns, arrival_wm_ns, sequence_num,
+        t_event_type AS event_type, t_product_id AS product_id, t_price AS price, t_best_bid AS best_bid,
+        t_best_ask AS best_ask, t_best_bid_qty AS best_bid_qty, t_best_ask_qty AS best_ask_qty
+    FROM raw_landing_rows
+    WHERE kind = 'frame' AND channel = 'ticker' AND is_simple AND t_product_id = product_key
+),
+other_frames AS (
+    SELECT r.land_seq, r.product_key, r.conn, r.event_ns, r.arrival_wm_ns, r.sequence_num, i.frame
+    FROM raw_landing_rows AS r
+    JOIN raw_landing_input AS i ON i.rowid = r.ord
+    WHERE r.kind = 'frame' AND r.channel = 'ticker' AND NOT r.is_simple
+),
+events AS (
+    SELECT
+        * EXCLUDE (frame, evs),
+        unnest(evs) AS ev, generate_subscripts(evs, 1) AS event_idx
+    FROM (SELECT *, json_extract(frame, '$.events[*]') AS evs FROM other_frames)
+),
+tickers AS (
+    SELECT
+        * EXCLUDE (ev, tks),
+        raw_json_text(json_extract(ev, '$.type')) AS event_type,
+        unnest(tks) AS tk, generate_subscripts(tks, 1) AS ticker_idx
+    FROM (SELECT *, json_extract(ev, '$.tickers[*]') AS tks FROM events)
+),
+fields AS (
+    SELECT
+        *,
+        json_extract(tk, ['$.product_id', '$.price', '$.best_bid', '$.best_ask', '$.best_bid_quantity',
+                          '$.best_ask_quantity']) AS f
+    FROM tickers
+),
+general AS (
+    SELECT
+        land_seq, event_idx, ticker_idx, product_key, conn, event_ns, arrival_wm_ns, sequence_num, event_type,
+        raw_json_text(f[1]) AS product_id, raw_json_decimal(f[2]) AS price, raw_json_decimal(f[3]) AS best_bid,
+        raw_json_decimal(f[4]) AS best_ask, raw_json_decimal(f[5]) AS best_bid_qty,
+        raw_json_decimal(f[6]) AS best_ask_qty
+    FROM fields
+    WHERE raw_json_text(f[1]) = product_key
+)
+SELECT * FROM simple
+UNION ALL
+SELECT * FROM general;
+
+-- raw_land_trade_items()
+-- grain: one row per trade (with a trade_id) of a landed `market_trades` frame, for its own product_key.
+-- purpose: the rows of raw_trade_items for the landing in raw_landing_rows.
+CREATE OR REPLACE MACRO raw_land_trade_items() AS TABLE
+WITH trade_frames AS (
+    SELECT r.land_seq, r.product_key, r.event_ns, r.arrival_wm_ns, i.frame
+    FROM raw_landing_rows AS r
+    JOIN raw_landing_input AS i ON i.rowid = r.ord
+    WHERE r.kind = 'frame' AND r.channel = 'market_trades'
+),
+events AS (
+    SELECT
+        * EXCLUDE (frame, evs),
+        unnest(evs) AS ev, generate_subscripts(evs, 1) AS event_idx
+    FROM (SELECT *, json_extract(frame, '$.events[*]') AS evs FROM trade_frames)
+),
+trades AS (
+    SELECT
+        * EXCLUDE (ev, trs),
+        raw_json_text(json_extract(ev, '$.type')) AS event_type,
+        unnest(trs) AS tr, generate_subscripts(trs, 1) AS trade_idx
+    FROM (SELECT *, json_extract(ev, '$.trades[*]') AS trs FROM events)
+),
+fields AS (
+    SELECT *, json_extract(tr, ['$.product_id', '$.trade_id', '$.price', '$.size', '$.side']) AS f
+    FROM trades
+)
+SELECT
+    land_seq, event_idx, trade_idx, product_key, event_ns, arrival_wm_ns, event_type,
+    raw_json_text(f[1]) AS product_id,
+    raw_json_scalar(f[2]) AS trade_id,
+    raw_json_decimal(f[3]) AS price,
+    raw_json_decimal(f[4]) AS size,
+    upper(raw_json_scalar(f[5])) AS maker_side
+FROM fields
+WHERE raw_json_text(f[1]) = product_key
+  AND f[2] IS NOT NULL AND f[2] <> 'null';

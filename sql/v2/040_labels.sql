@@ -1,0 +1,74 @@
+-- =====================================================================================================
+-- v2 / 040_labels: forward labels. Never read by any feat_* view.
+-- sigma_future_bps at t = population standard deviation of the 1-second mid log returns at grid points
+-- t+1 .. t+60 (event time in (t, t+60 s]), from the exact prefix sums of rows t and t+60.
+-- NULL when the horizon is not complete yet (row t+60 not final: the watermark has not passed
+-- t + 60 s + lateness) or when any of the 60 returns is invalid (a data gap, or no mid).
+-- label = sigma_future_bps >= tau_bps, tau from cfg_label_tau (chosen on a training window, never here).
+-- =====================================================================================================
+
+-- lbl_sigma_future_1s
+-- grain: one row per (product_id, second_at) of int_grid_1s.
+-- purpose: the forward realised volatility over the next 60 s and whether its horizon is complete.
+CREATE OR REPLACE VIEW lbl_sigma_future_1s AS
+WITH now_rows AS (
+    SELECT product_id, second_s, second_at, cum_n_ret, cum_ret_e9, cum_ret2_e18, cum_n_gap
+    FROM int_grid_1s
+),
+horizon AS (
+    SELECT
+        n.product_id,
+        n.second_s,
+        n.second_at,
+        h.second_s IS NOT NULL AS has_full_horizon,
+        h.cum_n_ret - n.cum_n_ret AS n_ret_future,
+        h.cum_ret_e9 - n.cum_ret_e9 AS sum_ret_e9,
+        h.cum_ret2_e18 - n.cum_ret2_e18 AS sum_ret2_e18,
+        h.cum_n_gap - n.cum_n_gap AS n_gap_future
+    FROM now_rows AS n
+    LEFT JOIN now_rows AS h ON h.product_id = n.product_id AND h.second_s = n.second_s + 60
+)
+SELECT
+    product_id,
+    second_at,
+    60 AS horizon_s,
+    has_full_horizon,
+    coalesce(n_gap_future > 0, FALSE) AS has_gap_future,
+    n_ret_future,
+    CASE
+        WHEN n_ret_future = 60
+        THEN sqrt(CAST(greatest(60 * sum_ret2_e18 - sum_ret_e9 * sum_ret_e9, 0) AS DOUBLE)) / 60 * 1e-5
+    END AS sigma_future_bps
+FROM horizon;
+
+-- lbl_labels_1s
+-- grain: one row per (product_id, second_at).
+-- purpose: the binary spike label against the supplied tau (product row first, else the default row).
+CREATE OR REPLACE VIEW lbl_labels_1s AS
+WITH sigma AS (
+    SELECT * FROM lbl_sigma_future_1s
+),
+tau_product AS (
+    SELECT product_id, max(tau_bps) AS tau_bps
+    FROM cfg_label_tau
+    WHERE product_id IS NOT NULL
+    GROUP BY product_id
+),
+tau_default AS (
+    SELECT max(tau_bps) AS tau_bps
+    FROM cfg_label_tau
+    WHERE product_id IS NULL
+)
+SELECT
+    s.product_id,
+    s.second_at,
+    s.horizon_s,
+    s.has_full_horizon,
+    s.has_gap_future,
+    s.n_ret_future,
+    s.sigma_future_bps,
+    coalesce(tp.tau_bps, td.tau_bps) AS tau_bps,
+    s.sigma_future_bps >= coalesce(tp.tau_bps, td.tau_bps) AS label
+FROM sigma AS s
+LEFT JOIN tau_product AS tp ON tp.product_id = s.product_id
+CROSS JOIN tau_default AS td;
