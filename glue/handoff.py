@@ -61,6 +61,10 @@ def find_sources(settings: Settings, repo: Path = REPO, predictions: str | None 
     evidently = sorted((reports / "evidently").glob("*.html")) if (reports / "evidently").is_dir() else []
     archive = Path(settings.ingest.archive_dir)
     raw_files = sorted(archive.rglob("*.ndjson")) if archive.is_dir() else []
+    from glue.modeling.model_card import model_card_path
+
+    # the committed card of the SQL version the features are computed with (the manifest's current one)
+    committed_card = repo / model_card_path(settings.features.sql_dir, settings.features.sql_version)
     items: dict[str, Path | None] = {
         "compose file (docker/compose.yaml)": _first(repo / "docker" / "compose.yaml"),
         "Dockerfile (docker/Dockerfile.ingestor)": _first(repo / "docker" / "Dockerfile.ingestor"),
@@ -68,7 +72,7 @@ def find_sources(settings: Settings, repo: Path = REPO, predictions: str | None 
         "requirements.txt": _first(repo / "requirements.txt"),
         "feature spec (docs/feature_spec.md)": _first(repo / "docs" / "feature_spec.md"),
         "model card": _first(*(Path(p) for p in [model_card] if p), run_dir / "model_card.md",
-                             artifacts / "model_card.md", repo / "docs" / "model_card_v1.md"),
+                             artifacts / "model_card.md", committed_card),
         f"model artifacts ({artifacts}/model.skops + model.json)": (
             artifacts if (artifacts / "model.json").is_file() and (artifacts / "model.skops").is_file() else None
         ),

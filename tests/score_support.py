@@ -20,14 +20,18 @@ def feature_frame(seconds: int = 1800, seed: int = 7, products=("BTC-USD", "ETH-
     return synthetic_features(products=products, seconds=seconds, seed=seed)
 
 
-def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "v1", seed: int = 7) -> Path:
-    """A real, small model in `directory` (model.skops + model.json); returns the directory."""
+def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "", seed: int = 7) -> Path:
+    """A real, small model in `directory` (model.skops + model.json); returns the directory.
+
+    `sql_version` defaults to the SQL manifest's current version, the one `glue featurize` emits.
+    """
     from glue.modeling.artifacts import write_artifacts
     from glue.modeling.data import feature_columns, feature_matrix
     from glue.modeling.estimators import build_logreg, calibrate
     from glue.modeling.tau import apply_label, fit_tau
 
     df = feature_frame(seconds=seconds, seed=seed)
+    sql_version = sql_version or str(df["sql_version"].iloc[0])
     df = df[df["sigma_future_bps"].notna()].reset_index(drop=True)
     cut_train, cut_val = int(len(df) * 0.6), int(len(df) * 0.8)
     train, val = df.iloc[:cut_train], df.iloc[cut_train:cut_val]

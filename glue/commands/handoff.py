@@ -10,7 +10,7 @@ import click
 @click.option("--predictions", default=None,
               help="Predictions file to include (default: predictions.ndjson|.parquet beside features.parquet).")
 @click.option("--model-card", default=None,
-              help="Model card to include (default: the run's, else docs/model_card_v1.md).")
+              help="Model card to include (default: the run's, else docs/model_card_<current SQL version>.md).")
 @click.pass_obj
 def command(obj, out, predictions, model_card) -> None:
     """Assemble the handoff bundle: deploy files, feature spec, model card, model, data slice, reports.

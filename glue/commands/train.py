@@ -21,7 +21,8 @@ import click
 @click.option("--val-frac", type=float, default=None, help="Share of labelled seconds for validation (model.val_frac).")
 @click.option("--bootstrap-samples", type=int, default=None, help="Bootstrap resamples for the CIs.")
 @click.option("--reports-dir", default=None, help="Where model_eval.pdf goes (default: model.reports_dir).")
-@click.option("--model-card", default=None, help="Also (re)write the model card here, e.g. docs/model_card_v1.md.")
+@click.option("--model-card", default=None, help="Also (re)write the model card here, e.g. "
+              "docs/model_card_<SQL version>.md.")
 @click.option("--no-hgb", is_flag=True, help="Skip the gradient-boosting candidate (faster).")
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow (artifacts and report only).")
 @click.pass_obj
@@ -35,7 +36,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
     Example:
       glue train --features data/processed/features.parquet
       glue train --features data/processed/features.parquet --labels data/processed/labels.parquet
-      glue train --from-warehouse warehouse.duckdb --sql-version v1 --model-card docs/model_card_v1.md
+      glue train --from-warehouse warehouse.duckdb --sql-version v2 --model-card docs/model_card_v2.md
       mlflow ui --backend-store-uri sqlite:///mlflow.db    # then open #/experiments/<id>/runs
     """
     from glue.modeling.training import HGB, LOGREG, train

@@ -153,6 +153,13 @@ def sql_version_of(df: pd.DataFrame) -> str:
     return versions[0] if versions else ""
 
 
+def current_sql_version(sql_dir: str | Path = "sql") -> str:
+    """The manifest's `current` SQL version (what `glue featurize`/`glue replay` compute by default)."""
+    from glue.warehouse.manifest import read_manifest
+
+    return str(read_manifest(sql_dir).get("current") or "")
+
+
 def sql_fingerprint(sql_version: str, sql_dir: str = "sql") -> str:
     """The fingerprint of `sql_version` from the SQL manifest, '' when it cannot be read."""
     if not sql_version:

@@ -38,7 +38,7 @@ def _regimes(rng: np.random.Generator, n: int, mean_dwell_s: float) -> np.ndarra
 
 
 def _product_frame(rng: np.random.Generator, product: str, start_at: pd.Timestamp, seconds: int,
-                   base_vol_bps: float, price: float, n_gaps: int) -> pd.DataFrame:
+                   base_vol_bps: float, price: float, n_gaps: int, sql_version: str) -> pd.DataFrame:
     n = seconds
     regime = _regimes(rng, n, mean_dwell_s=1800.0)
     log_vol = _ar1(rng.normal(0.0, 0.1, n), phi=0.995)
@@ -52,7 +52,7 @@ def _product_frame(rng: np.random.Generator, product: str, start_at: pd.Timestam
     frame: dict[str, object] = {
         "product_id": product,
         "second_at": start_at + pd.to_timedelta(np.arange(n), unit="s"),
-        "sql_version": "v1",
+        "sql_version": sql_version,
     }
     for w in WINDOWS_S:
         frame[f"rv_{w}s_bps"] = ret.rolling(w, min_periods=2).std(ddof=0).to_numpy()
@@ -87,18 +87,25 @@ def _product_frame(rng: np.random.Generator, product: str, start_at: pd.Timestam
 
 
 def synthetic_features(products: tuple[str, ...] = ("BTC-USD", "ETH-USD"), seconds: int = 6 * 3600,
-                       seed: int = 7, start_at: str = "2026-01-05T00:00:00", n_gaps: int = 2) -> pd.DataFrame:
+                       seed: int = 7, start_at: str = "2026-01-05T00:00:00", n_gaps: int = 2,
+                       sql_version: str = "") -> pd.DataFrame:
     """A training-view-shaped frame: one row per product per second, sorted by (second_at, product_id).
 
-    Same arguments -> byte-identical frame. About 1 s per million rows.
+    `sql_version` labels the rows (default: the SQL manifest's current version, as the pipeline's own rows
+    would be), so a model trained on it matches the features `glue featurize` emits today.
+    Same arguments (and the same current version) -> byte-identical frame. About 1 s per million rows.
     """
+    if not sql_version:
+        from glue.modeling.data import current_sql_version
+
+        sql_version = current_sql_version()
     rng = np.random.default_rng(seed)
     start = pd.Timestamp(start_at)
     params = {"BTC-USD": (0.30, 67000.0), "ETH-USD": (0.35, 2050.0)}
     frames = []
     for i, product in enumerate(products):
         base_vol, price = params.get(product, (0.3 + 0.05 * i, 100.0))
-        frames.append(_product_frame(rng, product, start, seconds, base_vol, price, n_gaps))
+        frames.append(_product_frame(rng, product, start, seconds, base_vol, price, n_gaps, sql_version))
     df = pd.concat(frames, ignore_index=True)
     df["second_at"] = df["second_at"].astype("datetime64[us]")
     return df.sort_values(["second_at", "product_id"], kind="stable").reset_index(drop=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from glue.modeling.data import current_sql_version
 from glue.modeling.training import LOGREG, PERSISTENCE, run_training, train
 from tests.modeling_data import fast_settings, features_frame, write_features
 
@@ -36,7 +37,7 @@ def test_artifacts_follow_the_contract(trained):
     for key in ("feature_columns", "tau_bps", "threshold", "sql_version", "sql_fingerprint", "model_version",
                 "trained_at", "metrics"):
         assert key in meta
-    assert meta["sql_version"] == "v1"
+    assert meta["sql_version"] == current_sql_version()  # the synthetic rows carry the current version
     assert meta["model_version"].startswith(f"{settings.model.registered_model}/")
     assert set(meta["tau_bps"]) >= {"BTC-USD", "ETH-USD"}
     preds = pd.read_parquet(art / "predictions_test.parquet")
@@ -59,7 +60,7 @@ def test_mlflow_has_baseline_and_ml_runs_with_pr_auc(trained):
         run = by_name[name]
         assert 0 < run.data.metrics["test_pr_auc"] <= 1
         assert "test_positive_rate" in run.data.metrics
-        assert run.data.tags["sql_version"] == "v1"
+        assert run.data.tags["sql_version"] == current_sql_version()
         assert run.data.tags["git_revision"]
         assert run.data.tags["data_start_at"].startswith("2026-01-05")
         files = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from glue.config import Settings
+from glue.modeling.data import current_sql_version
 from tests.score_support import feature_frame, feature_messages, train_artifacts
 
 pytestmark = pytest.mark.kafka
@@ -86,7 +87,7 @@ def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_
     for m, v in zip(predictions, values, strict=True):
         assert m.key().decode() == v["product_id"]
         assert 0.0 <= v["probability"] <= 1.0 and v["is_spike"] == (v["probability"] >= v["threshold"])
-        assert v["model_version"] == "test-1" and v["sql_version"] == "v1"
+        assert v["model_version"] == "test-1" and v["sql_version"] == current_sql_version()
     dlq = [json.loads(m.value()) for m in consume_all(settings, settings.kafka.topic_dlq, 2)]
     assert sorted(d["reason"] for d in dlq) == ["missing columns", "undecodable JSON (JSONDecodeError)"]
     assert all(d["source_topic"] == settings.kafka.topic_features for d in dlq)
@@ -111,8 +112,8 @@ def test_sql_version_mismatch_stops_score_with_one_line(kafka_bootstrap, unique_
     assert result.returncode == 6, result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert error_lines == [
-        "error: feature rows are SQL version 'v9' but the model was trained on 'v1'. retrain on these features "
-        "(`glue train`) or run featurize at the model's SQL version"
+        f"error: feature rows are SQL version 'v9' but the model was trained on '{current_sql_version()}'. "
+        "retrain on these features (`glue train`) or run featurize at the model's SQL version"
     ]
     assert "Traceback" not in result.stderr
 
