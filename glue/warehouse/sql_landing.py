@@ -18,6 +18,7 @@ from glue.records import KIND_FRAME, KIND_MARKER
 
 INPUT = "raw_landing_input"
 ROWS = "raw_landing_rows"
+MARKS = "raw_landing_marks"
 
 # read_ndjson types of an archive line (glue.records.Record.to_archive_line); anything else is refused
 _ARCHIVE_COLUMNS = ("{'v': 'BIGINT', 'kind': 'VARCHAR', 'recv_ns': 'BIGINT', 'conn': 'VARCHAR', 'iseq': 'BIGINT', "
@@ -120,23 +121,11 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
     (ctl_products); returns (next land_seq, counts).
     """
     seq, lateness = int(first_land_seq), int(lateness_ns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS "
-                f"SELECT * FROM raw_land_rows(CAST({seq} AS BIGINT), CAST({lateness} AS BIGINT))")
-    con.execute(f"""
-        INSERT INTO raw_frames
-        SELECT r.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, i.frame, r.event_ns, r.arrival_wm_ns,
-               r.topic, r.kafka_partition, r.kafka_offset, r.channel
-        FROM {INPUT} AS i
-        JOIN {ROWS} AS r ON r.ord = i.rowid
-        WHERE r.kind = 'frame'
-        ORDER BY r.land_seq
-    """)
-    con.execute(f"""
-        INSERT INTO raw_markers
-        SELECT land_seq, product_key, kind, recv_ns, conn, iseq, json_extract_string(marker, '$.type'), marker,
-               arrival_wm_ns, topic, kafka_partition, kafka_offset
-        FROM {ROWS} WHERE kind = 'marker'
-    """)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM raw_land_rows()")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS "
+                f"SELECT * FROM raw_land_marks(CAST({seq} AS BIGINT), CAST({lateness} AS BIGINT))")
+    con.execute("INSERT INTO raw_frames SELECT * FROM raw_land_frames()")
+    con.execute("INSERT INTO raw_markers SELECT * FROM raw_land_markers()")
     con.execute("INSERT INTO raw_ticker_items SELECT * FROM raw_land_ticker_items()")
     con.execute("INSERT INTO raw_trade_items SELECT * FROM raw_land_trade_items()")
     con.execute(f"""
@@ -146,7 +135,8 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
                 product_key AS product_id,
                 max(event_ns) AS max_event_ns,
                 min(event_ns) FILTER (WHERE arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns) AS min_accepted_ns
-            FROM {ROWS}
+            FROM {ROWS} AS r
+            POSITIONAL JOIN {MARKS} AS m
             WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NOT NULL
             GROUP BY product_key
         )
@@ -165,10 +155,12 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
             count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns < arrival_wm_ns),
             count(*) FILTER (WHERE kind = 'frame' AND product_key = '_control'),
             count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NULL),
-            coalesce(max(land_seq) + 1, {int(first_land_seq)})
-        FROM {ROWS}
+            count(*) + {seq}
+        FROM {ROWS} AS r
+        POSITIONAL JOIN {MARKS} AS m
     """).fetchall()[0]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM {ROWS} LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS SELECT * FROM {MARKS} LIMIT 0")
     return int(row[5]), LandedCounts(*(int(x) for x in row[:5]))
 
 

@@ -11,10 +11,10 @@
 -- =====================================================================================================
 
 -- raw_frames
--- grain: one row per (landed frame, product_key); land_seq is unique.
+-- grain: one row per (landed frame, product_key); (land_seq, product_key) is unique.
 -- purpose: every WebSocket frame exactly as received, with receipt stamps and Kafka coordinates.
 CREATE TABLE IF NOT EXISTS raw_frames (
-    land_seq BIGINT NOT NULL,       -- landing order in this warehouse (per product = stream order)
+    land_seq BIGINT NOT NULL,       -- the record's position in landing order (per product = stream order)
     product_key VARCHAR NOT NULL,   -- glue.records.fanout_keys / the Kafka key ('_control' = no product)
     kind VARCHAR NOT NULL,          -- always 'frame'
     recv_ns BIGINT NOT NULL,        -- receipt wall clock at the socket (metadata only)

@@ -7,9 +7,13 @@
 --   frame VARCHAR             the frame text (kind = 'frame')
 --   marker VARCHAR            the marker as JSON text (kind = 'marker')
 --   topic VARCHAR, kafka_partition INTEGER, kafka_offset BIGINT   (NULL for archives)
--- then materialises raw_land_rows(...) as raw_landing_rows and inserts from it and from raw_land_ticker_items() /
--- raw_land_trade_items(). Live (glue featurize) and replay (glue replay) run exactly these macros, so the
--- landing facts (event time, arrival watermark, typed fields) are the same in both by construction.
+-- then runs, inside one transaction: raw_land_rows(...) -> raw_landing_rows (parse, type, fan out; parallel),
+-- raw_land_marks(...) -> raw_landing_marks (the order-dependent arrival watermark, on narrow rows), and the
+-- inserts: raw_land_frames(), raw_land_markers(), raw_land_ticker_items(), raw_land_trade_items().
+-- Live (glue featurize) and replay (glue replay) run exactly these macros, so the landing facts (event time,
+-- arrival watermark, typed fields) are the same in both by construction.
+-- land_seq = first_land_seq, +1, ... in arrival order; a record fanned out to several products takes
+-- consecutive values, products in sorted order (as in v1).
 -- Fan-out rule (archives, kafka_key NULL) = glue.records.fanout_keys: the sorted distinct string product_ids
 -- at events[].product_id and events[].{tickers,trades,candles,products}[].product_id; '_control' if none;
 -- markers: their `products` list. Each frame's JSON is parsed once here; the common single-ticker frame is
@@ -34,18 +38,17 @@ CREATE TEMP TABLE IF NOT EXISTS raw_landing_input (
 
 -- raw_landing_rows
 -- grain: one row per (raw_landing_input row, product_key): raw_land_rows(...) materialised by the engine.
--- purpose: connection-local scratch read by raw_land_ticker_items / raw_land_trade_items and the inserts.
+-- purpose: connection-local scratch read by the insert macros below.
 CREATE TEMP TABLE IF NOT EXISTS raw_landing_rows (
-    land_seq BIGINT,
     ord BIGINT,
     product_key VARCHAR,
     kind VARCHAR,
     recv_ns BIGINT,
     conn VARCHAR,
     iseq BIGINT,
+    frame VARCHAR,
     marker VARCHAR,
     event_ns BIGINT,
-    arrival_wm_ns BIGINT,
     topic VARCHAR,
     kafka_partition INTEGER,
     kafka_offset BIGINT,
@@ -59,6 +62,15 @@ CREATE TEMP TABLE IF NOT EXISTS raw_landing_rows (
     t_best_ask DECIMAL(18, 8),
     t_best_bid_qty DECIMAL(18, 8),
     t_best_ask_qty DECIMAL(18, 8)
+);
+
+-- raw_landing_marks
+-- grain: one row per raw_landing_rows row (rid = its rowid): raw_land_marks(...) materialised by the engine.
+-- purpose: connection-local scratch: the land_seq and the arrival watermark of each landing row.
+CREATE TEMP TABLE IF NOT EXISTS raw_landing_marks (
+    rid BIGINT,
+    land_seq BIGINT,
+    arrival_wm_ns BIGINT
 );
 
 -- raw_json_text
@@ -78,50 +90,54 @@ CREATE OR REPLACE MACRO raw_json_scalar(v) AS
 -- raw_json_decimal
 -- purpose: a JSON string or number as DECIMAL(18, 8); NULL when absent or not castable.
 CREATE OR REPLACE MACRO raw_json_decimal(v) AS
-    try_cast(raw_json_scalar(v) AS DECIMAL(18, 8));
+    -- without escapes a JSON string's text is the value between its quotes (the common case, made cheap)
+    try_cast(CASE WHEN contains(CAST(v AS VARCHAR), '\') THEN raw_json_scalar(v) ELSE trim(CAST(v AS VARCHAR), '"') END
+             AS DECIMAL(18, 8));
 
--- raw_land_rows(first_land_seq, lateness_ns)
--- grain: one row per (raw_landing_input row, product_key it lands under); land_seq = first_land_seq, +1, ...
---        in arrival order (a fanned-out frame takes consecutive values, products in sorted order);
---        ord = the input row (its rowid), to fetch the frame text from raw_landing_input.
--- purpose: the envelope facts of every landed row, the arrival watermark, and the typed ticker of the
---          common single-event single-ticker frame (is_simple).
-CREATE OR REPLACE MACRO raw_land_rows(first_land_seq, lateness_ns) AS TABLE
+-- raw_land_rows()
+-- grain: one row per (raw_landing_input row = ord, product_key it lands under), in arrival order.
+-- purpose: the envelope facts of every landed record (event time, channel, sequence number, product keys)
+--          and the typed ticker of the common single-event single-ticker frame (is_simple).
+CREATE OR REPLACE MACRO raw_land_rows() AS TABLE
 WITH parsed AS (
+    -- one parse: the text of each value (json_extract_string: a string's own text, a number as written,
+    -- NULL for JSON null or a missing path); json_type (a second, small parse) tells which product ids are strings
     SELECT
         rowid AS ord, kafka_key, kind, recv_ns, conn, iseq, frame, marker, topic, kafka_partition, kafka_offset,
-        CASE WHEN kind = 'frame' THEN try(json_extract(frame, [
+        CASE WHEN kind = 'frame' THEN try(json_extract_string(frame, [
             '$.channel', '$.timestamp', '$.sequence_num', '$.events[1]', '$.events[0].product_id',
             '$.events[0].trades', '$.events[0].candles', '$.events[0].products', '$.events[0].tickers[1]',
             '$.events[0].type', '$.events[0].tickers[0].product_id', '$.events[0].tickers[0].price',
             '$.events[0].tickers[0].best_bid', '$.events[0].tickers[0].best_ask',
             '$.events[0].tickers[0].best_bid_quantity', '$.events[0].tickers[0].best_ask_quantity'
-        ])) END AS j
+        ])) END AS j,
+        CASE WHEN j IS NOT NULL THEN json_type(frame, ['$.events[0].product_id', '$.events[0].tickers[0].product_id'])
+        END AS ty
     FROM raw_landing_input
 ),
 shaped AS (
     SELECT
-        * EXCLUDE (j),
-        raw_json_text(j[1]) AS channel,
-        raw_json_text(j[2]) AS ts_text,
+        * EXCLUDE (j, ty),
+        j[1] AS channel,
+        j[2] AS ts_text,
         try_cast(j[3] AS BIGINT) AS sequence_num,
         -- one event whose only product sources are its own product_id and at most one ticker
         j IS NOT NULL AND j[4] IS NULL AND j[6] IS NULL AND j[7] IS NULL AND j[8] IS NULL AND j[9] IS NULL
             AS is_simple,
         j IS NULL AS is_unparsed,
-        raw_json_text(j[5]) AS event_product_id,
-        raw_json_text(j[10]) AS t_event_type,
-        raw_json_text(j[11]) AS t_product_id,
-        raw_json_decimal(j[12]) AS t_price,
-        raw_json_decimal(j[13]) AS t_best_bid,
-        raw_json_decimal(j[14]) AS t_best_ask,
-        raw_json_decimal(j[15]) AS t_best_bid_qty,
-        raw_json_decimal(j[16]) AS t_best_ask_qty
+        CASE WHEN ty[1] = 'VARCHAR' THEN j[5] END AS event_product_id,
+        j[10] AS t_event_type,
+        CASE WHEN ty[2] = 'VARCHAR' THEN j[11] END AS t_product_id,
+        try_cast(j[12] AS DECIMAL(18, 8)) AS t_price,
+        try_cast(j[13] AS DECIMAL(18, 8)) AS t_best_bid,
+        try_cast(j[14] AS DECIMAL(18, 8)) AS t_best_ask,
+        try_cast(j[15] AS DECIMAL(18, 8)) AS t_best_bid_qty,
+        try_cast(j[16] AS DECIMAL(18, 8)) AS t_best_ask_qty
     FROM parsed
 ),
 keyed AS (
     SELECT
-        * EXCLUDE (frame),
+        * EXCLUDE (kafka_key, is_unparsed, event_product_id),
         CASE
             WHEN kafka_key IS NOT NULL THEN [kafka_key]
             WHEN kind = 'marker' THEN coalesce(
@@ -145,28 +161,45 @@ keyed AS (
     FROM shaped
 ),
 stamped AS (
-    -- the envelope timestamp (RFC 3339: any fraction digits, Z or an offset, naive = UTC), exactly, in ns
+    -- the envelope timestamp (RFC 3339: any fraction digits, Z or an offset, naive = UTC), exactly, in ns.
+    -- Coinbase's own form (YYYY-MM-DDTHH:MM:SS[.f]Z) takes a cheap path; the general pattern gives the same
+    -- value for it.
     SELECT
         * EXCLUDE (ts_text),
-        regexp_extract(
-            trim(ts_text),
-            '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$',
-            ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']
-        ) AS g
+        CASE
+            WHEN regexp_full_match(ts_text, '\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z')
+            THEN epoch_us(try_cast(ts_text[1:19] AS TIMESTAMP)) // 1000000
+        END AS fast_s,
+        CASE
+            WHEN fast_s IS NOT NULL OR ts_text IS NULL THEN NULL
+            ELSE regexp_extract(
+                trim(ts_text),
+                '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$',
+                ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']
+            )
+        END AS g,
+        CASE WHEN fast_s IS NOT NULL AND length(ts_text) > 20 THEN rpad(ts_text[21:-2], 9, '0')::BIGINT END
+            AS fast_frac_ns
     FROM keyed
 ),
 timed AS (
     SELECT
-        * EXCLUDE (g),
-        CASE WHEN g.y <> '' AND g.h::INTEGER < 24 AND g.mi::INTEGER < 60 AND g.s::INTEGER < 60 THEN
-            epoch_us(try(make_timestamp(g.y::BIGINT, g.mo::BIGINT, g.d::BIGINT, g.h::BIGINT, g.mi::BIGINT,
-                                        g.s::DOUBLE))) // 1000000
-            - CASE WHEN g.z IN ('', 'Z') THEN 0
-                   ELSE (CASE WHEN g.z[1] = '+' THEN 1 ELSE -1 END)
-                        * (replace(g.z, ':', '')[2:3]::BIGINT * 3600 + replace(g.z, ':', '')[4:5]::BIGINT * 60)
-              END
+        * EXCLUDE (g, fast_s, fast_frac_ns),
+        CASE
+            WHEN fast_s IS NOT NULL THEN fast_s
+            WHEN g.y <> '' AND g.h::INTEGER < 24 AND g.mi::INTEGER < 60 AND g.s::INTEGER < 60 THEN
+                epoch_us(try(make_timestamp(g.y::BIGINT, g.mo::BIGINT, g.d::BIGINT, g.h::BIGINT, g.mi::BIGINT,
+                                            g.s::DOUBLE))) // 1000000
+                - CASE WHEN g.z IN ('', 'Z') THEN 0
+                       ELSE (CASE WHEN g.z[1] = '+' THEN 1 ELSE -1 END)
+                            * (replace(g.z, ':', '')[2:3]::BIGINT * 3600 + replace(g.z, ':', '')[4:5]::BIGINT * 60)
+                  END
         END AS event_s,
-        CASE WHEN g.f <> '' THEN rpad(g.f, 9, '0')::BIGINT ELSE 0 END AS frac_ns
+        CASE
+            WHEN fast_s IS NOT NULL THEN coalesce(fast_frac_ns, 0)
+            WHEN g.f <> '' THEN rpad(g.f, 9, '0')::BIGINT
+            ELSE 0
+        END AS frac_ns
     FROM stamped
 ),
 bounded AS (
@@ -178,48 +211,68 @@ bounded AS (
     FROM timed
 ),
 fanned AS (
-    SELECT * EXCLUDE (product_keys), unnest(product_keys) AS product_key, generate_subscripts(product_keys, 1) AS key_idx
-    FROM bounded
-),
-ordered AS (
-    -- a narrow relation for the two order-dependent facts (window operators copy every column they carry)
     SELECT
-        ord,
-        key_idx,
-        first_land_seq + row_number() OVER (ORDER BY ord, key_idx) - 1 AS land_seq,
-        max(event_ns) OVER (
-            PARTITION BY product_key ORDER BY ord, key_idx ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS prior_batch_max_ns
-    FROM fanned
+        * EXCLUDE (product_keys),
+        unnest(product_keys) AS product_key
+    FROM bounded
 )
 SELECT
-    o.land_seq,
-    f.ord,
-    f.product_key,
-    f.kind,
-    f.recv_ns,
-    f.conn,
-    f.iseq,
-    f.marker,
-    f.event_ns,
-    CASE WHEN f.product_key <> '_control'
-         THEN greatest(p.max_event_ns, o.prior_batch_max_ns) - lateness_ns END AS arrival_wm_ns,
-    f.topic,
-    f.kafka_partition,
-    f.kafka_offset,
-    f.channel,
-    f.sequence_num,
-    f.is_simple,
-    f.t_event_type,
-    f.t_product_id,
-    f.t_price,
-    f.t_best_bid,
-    f.t_best_ask,
-    f.t_best_bid_qty,
-    f.t_best_ask_qty
-FROM fanned AS f
-JOIN ordered AS o ON o.ord = f.ord AND o.key_idx = f.key_idx
-LEFT JOIN ctl_products AS p ON p.product_id = f.product_key;
+    ord, product_key, kind, recv_ns, conn, iseq, frame, marker, event_ns, topic, kafka_partition,
+    kafka_offset, channel, sequence_num, is_simple, t_event_type, t_product_id, t_price, t_best_bid, t_best_ask,
+    t_best_bid_qty, t_best_ask_qty
+FROM fanned;
+
+-- raw_land_marks(first_land_seq, lateness_ns)
+-- grain: one row per raw_landing_rows row (rid = its rowid; rows are in arrival order).
+-- purpose: the order-dependent facts, computed on narrow rows (window operators copy every column they carry):
+--          land_seq = first_land_seq + the row's position; the arrival watermark = max(event_ns of the
+--          product's earlier rows, stored and in this landing) - lateness_ns (NULL for '_control' and before
+--          the product's first event time).
+CREATE OR REPLACE MACRO raw_land_marks(first_land_seq, lateness_ns) AS TABLE
+WITH narrow AS (
+    SELECT rowid AS rid, product_key, event_ns
+    FROM raw_landing_rows
+),
+prior AS (
+    SELECT
+        rid,
+        product_key,
+        first_land_seq + row_number() OVER (ORDER BY rid) - 1 AS land_seq,
+        max(event_ns) OVER (
+            PARTITION BY product_key ORDER BY rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prior_batch_max_ns
+    FROM narrow
+)
+SELECT
+    w.rid,
+    w.land_seq,
+    CASE WHEN w.product_key <> '_control'
+         THEN greatest(p.max_event_ns, w.prior_batch_max_ns) - lateness_ns END AS arrival_wm_ns
+FROM prior AS w
+LEFT JOIN ctl_products AS p ON p.product_id = w.product_key
+ORDER BY w.rid;  -- row i describes raw_landing_rows row i: the inserts read both with a POSITIONAL JOIN
+
+-- raw_land_frames()
+-- grain: one row per landed frame and product_key.
+-- purpose: the rows of raw_frames for the landing in raw_landing_rows / raw_landing_marks.
+CREATE OR REPLACE MACRO raw_land_frames() AS TABLE
+SELECT
+    m.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, r.frame AS payload, r.event_ns, m.arrival_wm_ns,
+    r.topic, r.kafka_partition, r.kafka_offset, r.channel
+FROM raw_landing_rows AS r
+POSITIONAL JOIN raw_landing_marks AS m
+WHERE r.kind = 'frame';
+
+-- raw_land_markers()
+-- grain: one row per landed marker and product_key.
+-- purpose: the rows of raw_markers for the landing in raw_landing_rows / raw_landing_marks.
+CREATE OR REPLACE MACRO raw_land_markers() AS TABLE
+SELECT
+    m.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, json_extract_string(r.marker, '$.type') AS marker_type,
+    r.marker AS payload, m.arrival_wm_ns, r.topic, r.kafka_partition, r.kafka_offset
+FROM raw_landing_rows AS r
+POSITIONAL JOIN raw_landing_marks AS m
+WHERE r.kind = 'marker';
 
 -- raw_land_ticker_items()
 -- grain: one row per ticker of a landed `ticker` frame whose product_id is the row's product_key.
@@ -228,16 +281,18 @@ LEFT JOIN ctl_products AS p ON p.product_id = f.product_key;
 CREATE OR REPLACE MACRO raw_land_ticker_items() AS TABLE
 WITH simple AS (
     SELECT
-        land_seq, 1 AS event_idx, 1 AS ticker_idx, product_key, conn, event_ns, arrival_wm_ns, sequence_num,
-        t_event_type AS event_type, t_product_id AS product_id, t_price AS price, t_best_bid AS best_bid,
-        t_best_ask AS best_ask, t_best_bid_qty AS best_bid_qty, t_best_ask_qty AS best_ask_qty
-    FROM raw_landing_rows
-    WHERE kind = 'frame' AND channel = 'ticker' AND is_simple AND t_product_id = product_key
+        m.land_seq, 1 AS event_idx, 1 AS ticker_idx, r.product_key, r.conn, r.event_ns, m.arrival_wm_ns,
+        r.sequence_num, r.t_event_type AS event_type, r.t_product_id AS product_id, r.t_price AS price,
+        r.t_best_bid AS best_bid, r.t_best_ask AS best_ask, r.t_best_bid_qty AS best_bid_qty,
+        r.t_best_ask_qty AS best_ask_qty
+    FROM raw_landing_rows AS r
+    POSITIONAL JOIN raw_landing_marks AS m
+    WHERE r.kind = 'frame' AND r.channel = 'ticker' AND r.is_simple AND r.t_product_id = r.product_key
 ),
 other_frames AS (
-    SELECT r.land_seq, r.product_key, r.conn, r.event_ns, r.arrival_wm_ns, r.sequence_num, i.frame
+    SELECT m.land_seq, r.product_key, r.conn, r.event_ns, m.arrival_wm_ns, r.sequence_num, r.frame
     FROM raw_landing_rows AS r
-    JOIN raw_landing_input AS i ON i.rowid = r.ord
+    POSITIONAL JOIN raw_landing_marks AS m
     WHERE r.kind = 'frame' AND r.channel = 'ticker' AND NOT r.is_simple
 ),
 events AS (
@@ -249,7 +304,7 @@ events AS (
 tickers AS (
     SELECT
         * EXCLUDE (ev, tks),
-        raw_json_text(json_extract(ev, '$.type')) AS event_type,
+        json_extract_string(ev, '$.type') AS event_type,
         unnest(tks) AS tk, generate_subscripts(tks, 1) AS ticker_idx
     FROM (SELECT *, json_extract(ev, '$.tickers[*]') AS tks FROM events)
 ),
@@ -278,9 +333,9 @@ SELECT * FROM general;
 -- purpose: the rows of raw_trade_items for the landing in raw_landing_rows.
 CREATE OR REPLACE MACRO raw_land_trade_items() AS TABLE
 WITH trade_frames AS (
-    SELECT r.land_seq, r.product_key, r.event_ns, r.arrival_wm_ns, i.frame
+    SELECT m.land_seq, r.product_key, r.event_ns, m.arrival_wm_ns, r.frame
     FROM raw_landing_rows AS r
-    JOIN raw_landing_input AS i ON i.rowid = r.ord
+    POSITIONAL JOIN raw_landing_marks AS m
     WHERE r.kind = 'frame' AND r.channel = 'market_trades'
 ),
 events AS (
@@ -292,7 +347,7 @@ events AS (
 trades AS (
     SELECT
         * EXCLUDE (ev, trs),
-        raw_json_text(json_extract(ev, '$.type')) AS event_type,
+        json_extract_string(ev, '$.type') AS event_type,
         unnest(trs) AS tr, generate_subscripts(trs, 1) AS trade_idx
     FROM (SELECT *, json_extract(ev, '$.trades[*]') AS trs FROM events)
 ),

@@ -22,24 +22,26 @@ seconds AS (
     SELECT product_id, unnest(range(from_s, to_s + 1)) AS second_s
     FROM scope
 ),
-book AS MATERIALIZED (
-    -- every accepted ticker event in the scope, parsed once
+book AS (
+    -- every accepted ticker event in the scope
     SELECT q.*
     FROM stg_top_of_book_in((lo_s - 1) * 1000000000, hi_s * 1000000000) AS q
     JOIN scope AS s ON s.product_id = q.product_id AND q.second_s BETWEEN s.from_s AND s.to_s
 ),
-quotes_ranked AS (
-    SELECT *
+per_second AS (
+    -- per second: the ticker events, and the last one with a usable mid (latest event time, then landing
+    -- order and position in the frame) as the second's observation; one aggregate, no window
+    SELECT
+        product_id,
+        second_s,
+        count(*) AS n_ticks,
+        arg_max(
+            {'event_ns': event_ns, 'best_bid': best_bid, 'best_ask': best_ask, 'best_bid_qty': best_bid_qty,
+             'best_ask_qty': best_ask_qty, 'last_price': last_price, 'mid_price': mid_price},
+            {'event_ns': event_ns, 'land_seq': land_seq, 'event_idx': event_idx, 'ticker_idx': ticker_idx}
+        ) FILTER (WHERE mid_price IS NOT NULL) AS obs
     FROM book
-    WHERE mid_price IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY product_id, second_s ORDER BY event_ns DESC, land_seq DESC, event_idx DESC, ticker_idx DESC
-    ) = 1
-),
-tick_counts AS (
-    SELECT product_id, second_s, count(*) AS n_ticks
-    FROM book
-    GROUP BY ALL
+    GROUP BY product_id, second_s
 ),
 trade_counts AS (
     SELECT
@@ -68,16 +70,20 @@ new_rows AS (
     SELECT
         sec.product_id,
         sec.second_s,
-        coalesce(tc.n_ticks, 0) AS n_ticks,
+        coalesce(ps.n_ticks, 0) AS n_ticks,
         coalesce(trc.n_trades, 0) AS n_trades,
         CAST(coalesce(trc.volume_e8, 0) AS HUGEINT) AS volume_e8,
-        q.product_id IS NOT NULL AS has_obs,
+        ps.obs IS NOT NULL AS has_obs,
         gs.product_id IS NOT NULL AS has_gap,
-        q.event_ns AS obs_event_ns,
-        q.best_bid, q.best_ask, q.best_bid_qty, q.best_ask_qty, q.last_price, q.mid_price
+        ps.obs.event_ns AS obs_event_ns,
+        ps.obs.best_bid AS best_bid,
+        ps.obs.best_ask AS best_ask,
+        ps.obs.best_bid_qty AS best_bid_qty,
+        ps.obs.best_ask_qty AS best_ask_qty,
+        ps.obs.last_price AS last_price,
+        ps.obs.mid_price AS mid_price
     FROM seconds AS sec
-    LEFT JOIN quotes_ranked AS q ON q.product_id = sec.product_id AND q.second_s = sec.second_s
-    LEFT JOIN tick_counts AS tc ON tc.product_id = sec.product_id AND tc.second_s = sec.second_s
+    LEFT JOIN per_second AS ps ON ps.product_id = sec.product_id AND ps.second_s = sec.second_s
     LEFT JOIN trade_counts AS trc ON trc.product_id = sec.product_id AND trc.second_s = sec.second_s
     LEFT JOIN gap_seconds AS gs ON gs.product_id = sec.product_id AND gs.second_s = sec.second_s
 ),
