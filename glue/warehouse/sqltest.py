@@ -1,6 +1,7 @@
 """YAML fixture tests for the SQL views (in-memory DuckDB, the real engine).
 
-A fixture file `sql/tests/<version>/<view>.yml` holds small cases:
+A fixture file `sql/tests/<version>/<view>.yml` holds small cases, run against the SQL version its
+directory names (sql/tests/v1 on v1, sql/tests/v2 on v2, whatever the manifest's `current` is):
 
     view: int_grid_1s
     cases:
@@ -11,7 +12,7 @@ A fixture file `sql/tests/<version>/<view>.yml` holds small cases:
           - {trades: BTC-USD, at: "...", items: [["1", "101", "0.5"]], seq: 2}
           - {gap: [BTC-USD], from: "...", to: "..."}
           - {l2: BTC-USD, at: "...", seq: 3}   # only moves the product's event time (the watermark)
-          - {raw: '<frame text>', at_recv_ns: 0}   # a frame as-is (malformed, unknown channel, ...)
+          - {raw: '<frame text>', recv_ns: 0}    # a frame as-is (malformed, unknown channel, ...)
         batches: [2, 1]                    # optional cut sizes: land+finalize after each (default: one batch)
         tau: {BTC-USD: 2.0, default: 1.0}  # optional cfg_label_tau rows
         query: SELECT second_at, mid_price FROM int_grid_1s ORDER BY 1   # default: SELECT * FROM <view>
@@ -44,11 +45,17 @@ class Case:
     spec: dict[str, Any]
 
     @property
+    def version(self) -> str:
+        """The SQL version the case runs against: the name of its directory (sql/tests/<version>/)."""
+        return Path(self.file).parent.name
+
+    @property
     def id(self) -> str:
-        return f"{Path(self.file).stem}::{self.name}"
+        return f"{self.version}/{Path(self.file).stem}::{self.name}"
 
 
 def load_cases(tests_dir: str | Path) -> list[Case]:
+    """The cases of every `<view>.yml` in one version's fixture directory, in file order."""
     cases = []
     for path in sorted(Path(tests_dir).glob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
@@ -58,6 +65,7 @@ def load_cases(tests_dir: str | Path) -> list[Case]:
 
 
 def build_records(items: list[dict[str, Any]]) -> list[Record]:
+    """The fixture's `records:` items as Records, in order (`series` expands to several)."""
     out: list[Record] = []
     for i, it in enumerate(items):
         seq = it.get("seq", i)
@@ -104,11 +112,11 @@ def _s(v: Any) -> str | None:
 
 
 def run_case(case: Case, sql_dir: str = "sql") -> list[dict[str, Any]]:
-    """Land the case's records through the real engine, run its query; return the result rows."""
+    """Land the case's records through the real engine at the case's SQL version, run its query; return the rows."""
     from glue.warehouse import Warehouse
 
     spec = case.spec
-    settings = FeatureSettings(sql_dir=sql_dir, lateness_s=int(spec.get("lateness_s", 0)))
+    settings = FeatureSettings(sql_dir=sql_dir, sql_version=case.version, lateness_s=int(spec.get("lateness_s", 0)))
     records = build_records(spec.get("records") or [])
     with Warehouse.open(":memory:", settings) as wh:
         for product, tau in (spec.get("tau") or {}).items():
