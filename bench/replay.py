@@ -2,13 +2,17 @@
 
 Prints:
 * **replay throughput** (ticks/s) of `glue.replay.replay` on a large simulated stream (written as an
-  archive file first, then read, landed and finalized in chunks), with the land / finalize split;
+  archive file first, then read, landed and finalized), with the land / finalize split, at the SQL version
+  chosen (`--sql-version`, default the manifest's current one; `v1` lands in Python, chunk by chunk);
+* the **parse floor**: DuckDB reading the same archive and extracting the landing fields, nothing else —
+  what no replay of this file format can beat on this machine;
 * the same on every real capture in ../shared/data/coinbase (imported with glue import first);
 * **per-batch cost** of land + finalize for a 1,000-frame micro-batch on a warehouse already holding
   `--small` vs `--large` landed frames (history built in bulk with SQL, then finalized by the engine);
 * **peak memory** (max RSS) of the process after each part.
 
-Run: `.venv/bin/python -m bench.replay [--ticks 300000] [--small 10000] [--large 10000000] [--skip-captures]`
+Run: `.venv/bin/python -m bench.replay [--ticks 300000] [--small 10000] [--large 10000000] [--skip-captures]
+[--sql-version v1]`
 """
 
 from __future__ import annotations
@@ -37,37 +41,73 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_simulated(ticks: int, tmp: Path, *, chunk: int = 100_000, split: bool = True) -> None:
-    from glue.replay import replay
-
-    path = tmp / "sim.ndjson"
+def write_simulated_archive(ticks: int, path: Path) -> None:
     t0 = time.perf_counter()
     with path.open("w") as fh:
         for rec in fx.simulate_ticker_stream(ticks, seed=7, mean_gap_ms=40):
             fh.write(rec.to_archive_line() + "\n")
-    print(f"simulated day: wrote {ticks:,} ticker frames in {time.perf_counter() - t0:.1f} s")
+    print(f"simulated day: wrote {ticks:,} ticker frames ({path.stat().st_size / 1e6:,.0f} MB) in "
+          f"{time.perf_counter() - t0:.1f} s")
+
+
+def features_settings(sql_version: str) -> FeatureSettings:
+    return FeatureSettings(sql_version=sql_version) if sql_version else FeatureSettings()
+
+
+def bench_simulated(path: Path, tmp: Path, *, sql_version: str = "", chunk: int = 100_000, split: bool = True) -> None:
+    from glue.replay import replay
+    from glue.warehouse.manifest import load_version
+
+    settings = features_settings(sql_version)
+    version = load_version(settings.sql_dir, settings.sql_version).name
+    spill = tmp / "spill"
+    spill.mkdir(exist_ok=True)
     c0 = time.process_time()
-    _, stats = replay([str(path)], str(tmp / "sim.parquet"), FeatureSettings(), chunk_records=chunk,
-                      progress_interval_s=1e9)
+    # as `glue replay` does by default: an in-memory warehouse that may spill to a temporary directory
+    _, stats = replay([str(path)], str(tmp / "sim.parquet"), settings, warehouse=":memory:", spill_dir=str(spill),
+                      chunk_records=chunk, progress_interval_s=1e9)
     cpu_s = time.process_time() - c0
-    print(f"simulated replay (chunk {chunk:,}): {stats.records:,} ticks, {stats.rows:,} feature rows in "
-          f"{stats.seconds:.2f} s = {stats.records / stats.seconds:,.0f} ticks/s wall, "
+    print(f"simulated replay, SQL {version} (v1 lands in chunks of {chunk:,}): {stats.records:,} ticks, "
+          f"{stats.rows:,} feature rows in {stats.seconds:.2f} s = {stats.records / stats.seconds:,.0f} ticks/s wall, "
           f"{stats.records / cpu_s:,.0f} ticks/s per CPU-second   peak RSS {peak_mb():,.0f} MB")
     if not split:
         return
-    # the split: land (Python parse + insert) vs finalize (the SQL)
-    from glue.records import read_archive
-
-    records = list(read_archive([str(path)]))
-    with Warehouse.open(":memory:", FeatureSettings()) as wh:
+    with Warehouse.open(":memory:", settings) as wh:
         c0, t0 = time.process_time(), time.perf_counter()
-        wh.land(records)
+        if wh.version.landing == "sql":
+            wh.land_archives([str(path)])
+            how = "DuckDB read + landing SQL"
+        else:
+            from glue.records import read_archive
+
+            wh.land(list(read_archive([str(path)])))
+            how = "Python"
         c1, t1 = time.process_time(), time.perf_counter()
         wh.finalize()
         c2, t2 = time.process_time(), time.perf_counter()
-    n = len(records)
-    print(f"  one shot: land {t1 - t0:.2f} s wall / {c1 - c0:.2f} s CPU ({n / (c1 - c0):,.0f} frames per CPU-s, "
-          f"Python), finalize {t2 - t1:.2f} s wall / {c2 - c1:.2f} s CPU ({n / (c2 - c1):,.0f} ticks per CPU-s, SQL)")
+        n = wh.stats.records
+    print(f"  one shot: land {t1 - t0:.2f} s wall / {c1 - c0:.2f} s CPU ({n / (t1 - t0):,.0f} frames/s wall, {how}), "
+          f"finalize {t2 - t1:.2f} s wall / {c2 - c1:.2f} s CPU ({n / (t2 - t1):,.0f} ticks/s wall, SQL)")
+
+
+def bench_parse_floor(path: Path) -> None:
+    """DuckDB reads the archive and extracts the landing fields of every frame; nothing is stored."""
+    import duckdb
+
+    con = duckdb.connect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    n = con.execute(f"""
+        SELECT count(*) FROM (
+            SELECT json_extract_string(frame, ['$.channel', '$.timestamp', '$.sequence_num',
+                   '$.events[0].tickers[0].product_id', '$.events[0].tickers[0].price',
+                   '$.events[0].tickers[0].best_bid', '$.events[0].tickers[0].best_ask',
+                   '$.events[0].tickers[0].best_bid_quantity', '$.events[0].tickers[0].best_ask_quantity']) AS j
+            FROM read_ndjson('{path}', columns = {{'kind': 'VARCHAR', 'frame': 'VARCHAR'}})
+        ) WHERE j[2] IS NOT NULL
+    """).fetchall()[0][0]
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"parse floor (read_ndjson + one json_extract_string of 9 fields, nothing stored): {n:,} frames in "
+          f"{wall:.2f} s = {n / wall:,.0f} frames/s wall, {n / cpu:,.0f} per CPU-second")
 
 
 def bench_captures(tmp: Path) -> None:
@@ -92,35 +132,51 @@ def bench_captures(tmp: Path) -> None:
 
 
 def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
-    """Land n_frames ticker frames for BTC-USD in bulk with SQL, then finalize them with the engine."""
+    """Land n_frames ticker frames for BTC-USD generated in SQL, then finalize them with the engine.
+
+    SQL-landing versions take the frames through the version's own landing macros (as `glue featurize` does);
+    v1 gets its raw rows inserted directly. Steps of 1M frames keep memory bounded.
+    """
     step_ns = 10**9 // ticks_per_s
-    wh.con.execute(f"""
-        INSERT INTO raw_frames
-        SELECT i, 'BTC-USD', 'frame', {START_NS} + i * {step_ns} + 1000000, 'bulk', i,
-               '{{"channel":"ticker","timestamp":"' || strftime(make_timestamp(({START_NS} + i * {step_ns}) // 1000),
-                 '%Y-%m-%dT%H:%M:%S.%fZ') || '","sequence_num":' || i ||
-               ',"events":[{{"type":"update","tickers":[{{"type":"ticker","product_id":"BTC-USD","price":"' ||
-               px || '","best_bid":"' || (px - 0.01) || '","best_ask":"' || (px + 0.01) ||
-               '","best_bid_quantity":"1.5","best_ask_quantity":"0.5"}}]}}]}}',
-               {START_NS} + i * {step_ns}, {START_NS} + (i - 1) * {step_ns} - 2000000000, NULL, NULL, NULL
-        FROM (SELECT i, round(60000 + 50 * sin(i / 1000.0) + (i % 7) * 0.01, 2)::DECIMAL(18, 2) AS px
-              FROM range({n_frames}) t(i))
-    """)
-    last_ns = START_NS + (n_frames - 1) * step_ns
-    wh.con.execute("INSERT OR REPLACE INTO ctl_meta VALUES ('next_land_seq', ?)", [str(n_frames)])
     t0 = time.perf_counter()
-    # finalize the history in steps of 1M frames (memory stays bounded), as if it had arrived over time
-    for upto in range(min(n_frames, 1_000_000), n_frames + 1_000_000, 1_000_000):
-        upto_ns = START_NS + (min(upto, n_frames) - 1) * step_ns
-        wh.con.execute("INSERT OR REPLACE INTO ctl_products VALUES ('BTC-USD', ?, ?, ?)",
-                       [upto_ns, START_NS, wh.states["BTC-USD"].last_final_s if "BTC-USD" in wh.states else None])
-        wh._load_state()
+    for lo in range(0, n_frames, 1_000_000):
+        hi = min(lo + 1_000_000, n_frames)
+        frames = f"""
+            SELECT i, {START_NS} + i * {step_ns} + 1000000 AS recv_ns,
+                   '{{"channel":"ticker","timestamp":"'
+                   || strftime(make_timestamp(({START_NS} + i * {step_ns}) // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')
+                   || '","sequence_num":' || i ||
+                   ',"events":[{{"type":"update","tickers":[{{"type":"ticker","product_id":"BTC-USD","price":"' ||
+                   px || '","best_bid":"' || (px - 0.01) || '","best_ask":"' || (px + 0.01) ||
+                   '","best_bid_quantity":"1.5","best_ask_quantity":"0.5"}}]}}]}}' AS frame
+            FROM (SELECT i, round(60000 + 50 * sin(i / 1000.0) + (i % 7) * 0.01, 2)::DECIMAL(18, 2) AS px
+                  FROM range({lo}, {hi}) t(i))
+        """
+        if wh.version.landing == "sql":
+            from glue.warehouse import sql_landing
+
+            wh.con.execute("BEGIN TRANSACTION")
+            wh.con.execute(f"""CREATE OR REPLACE TEMP TABLE raw_landing_input AS
+                SELECT 'BTC-USD' AS kafka_key, 'frame' AS kind, recv_ns, 'bulk' AS conn, i AS iseq, frame,
+                       NULL::VARCHAR AS marker, NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition,
+                       NULL::BIGINT AS kafka_offset
+                FROM ({frames}) ORDER BY i""")
+            wh._land_input(hi - lo, sql_landing.KafkaBook())
+            wh.con.execute("COMMIT")
+        else:
+            wh.con.execute(f"""INSERT INTO raw_frames
+                SELECT i, 'BTC-USD', 'frame', recv_ns, 'bulk', i, frame, {START_NS} + i * {step_ns},
+                       {START_NS} + (i - 1) * {step_ns} - 2000000000, NULL, NULL, NULL
+                FROM ({frames})""")
+            wh.con.execute("INSERT OR REPLACE INTO ctl_meta VALUES ('next_land_seq', ?)", [str(hi)])
+            wh.con.execute("INSERT OR REPLACE INTO ctl_products VALUES ('BTC-USD', ?, ?, ?)",
+                           [START_NS + (hi - 1) * step_ns, START_NS,
+                            wh.states["BTC-USD"].last_final_s if "BTC-USD" in wh.states else None])
+            wh._load_state()
         wh.finalize()
-        if upto >= n_frames:
-            break
-    print(f"  history: {n_frames:,} frames finalized in {time.perf_counter() - t0:.1f} s "
+    print(f"  history: {n_frames:,} frames landed and finalized in {time.perf_counter() - t0:.1f} s "
           f"({wh.con.sql('SELECT count(*) FROM int_grid_1s').fetchall()[0][0]:,} grid rows)")
-    return last_ns
+    return START_NS + (n_frames - 1) * step_ns
 
 
 def make_batch(t_ns: int, seq: int, batch_frames: int):
@@ -132,11 +188,12 @@ def make_batch(t_ns: int, seq: int, batch_frames: int):
     return recs, t_ns, seq
 
 
-def per_batch_costs(sizes: list[int], tmp: Path, batches: int = 15, batch_frames: int = 1000) -> dict[int, float]:
+def per_batch_costs(sizes: list[int], tmp: Path, batches: int = 15, batch_frames: int = 1000,
+                    sql_version: str = "") -> dict[int, float]:
     """Warehouses with each history size, then micro-batches interleaved across them (load drifts equally)."""
     whs, clocks, costs, cpu = {}, {}, {n: [] for n in sizes}, {n: 0.0 for n in sizes}
     for n in sizes:
-        whs[n] = Warehouse.open(str(tmp / f"hist-{n}.duckdb"), FeatureSettings())
+        whs[n] = Warehouse.open(str(tmp / f"hist-{n}.duckdb"), features_settings(sql_version))
         clocks[n] = (build_history(whs[n], n), n)
         whs[n].con.execute("CHECKPOINT")
     try:
@@ -175,17 +232,22 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--skip-batch-cost", action="store_true", help="skip the 10^4 vs 10^7 per-batch cost")
     parser.add_argument("--chunk", type=int, default=100_000, help="records per land+finalize step")
     parser.add_argument("--skip-split", action="store_true", help="skip the one-shot land/finalize split")
+    parser.add_argument("--sql-version", default="", help="SQL version to replay with (default: the current one)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         if not args.skip_simulated:
-            bench_simulated(args.ticks, tmp, chunk=args.chunk, split=not args.skip_split)
+            path = tmp / "sim.ndjson"
+            write_simulated_archive(args.ticks, path)
+            bench_parse_floor(path)
+            bench_simulated(path, tmp, sql_version=args.sql_version, chunk=args.chunk, split=not args.skip_split)
+            path.unlink()
         if not args.skip_captures:
             bench_captures(tmp)
         if args.skip_batch_cost:
             print(f"started {format_rfc3339_ns(time.time_ns())}; peak RSS {peak_mb():,.0f} MB")
             return
-        cost = per_batch_costs([args.small, args.large], tmp)
+        cost = per_batch_costs([args.small, args.large], tmp, sql_version=args.sql_version)
         small, large = cost[args.small], cost[args.large]
         print(f"per-batch cost ratio {args.large:,} vs {args.small:,} frames of history: {large / small:.2f}x "
               "(target <= 1.5x)")

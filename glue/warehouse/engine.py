@@ -68,12 +68,15 @@ def connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     try:
-        return duckdb.connect(path, read_only=read_only)
+        con = duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
         raise WarehouseError(
             f"cannot open warehouse {path} ({str(exc).splitlines()[0]})",
             "another process holds it (one writer per file); use `glue sql`, which falls back to the snapshot",
         ) from exc
+    # no progress bar: long queries of the engine would draw it into the logs of featurize and replay
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 class Warehouse:
@@ -100,8 +103,12 @@ class Warehouse:
 
     # ------------------------------------------------------------------ open / close
     @classmethod
-    def open(cls, path: str, features: FeatureSettings, *, sql_dir: str | None = None) -> Warehouse:
-        """Open (or create) the warehouse file (":memory:" for a throw-away one) and apply the SQL version."""
+    def open(cls, path: str, features: FeatureSettings, *, sql_dir: str | None = None,
+             temp_directory: str | None = None) -> Warehouse:
+        """Open (or create) the warehouse file (":memory:" for a throw-away one) and apply the SQL version.
+
+        `temp_directory`: where DuckDB spills when memory runs short (an in-memory warehouse spills there too).
+        """
         version = load_version(sql_dir or features.sql_dir, features.sql_version)
         if version.windows_s and tuple(features.windows_s) != version.windows_s:
             raise WarehouseError(
@@ -115,6 +122,8 @@ class Warehouse:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         con = connect(path)
         try:
+            if temp_directory:
+                con.execute("SET temp_directory = ?", [str(temp_directory)])
             _apply(con, version, int(features.lateness_s))
         except BaseException:
             con.close()

@@ -178,36 +178,39 @@ stamped AS (
                 ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']
             )
         END AS g,
-        CASE WHEN fast_s IS NOT NULL AND length(ts_text) > 20 THEN rpad(ts_text[21:-2], 9, '0')::BIGINT END
+        CASE WHEN fast_s IS NOT NULL AND length(ts_text) > 20 THEN try_cast(rpad(ts_text[21:-2], 9, '0') AS BIGINT) END
             AS fast_frac_ns
     FROM keyed
 ),
 timed AS (
+    -- every cast is a try_cast: DuckDB evaluates all arms of a condition, and a stamp that does not match
+    -- (g.* = '') must give NULL, never abort the landing
     SELECT
         * EXCLUDE (g, fast_s, fast_frac_ns),
         CASE
             WHEN fast_s IS NOT NULL THEN fast_s
-            WHEN g.y <> '' AND g.h::INTEGER < 24 AND g.mi::INTEGER < 60 AND g.s::INTEGER < 60 THEN
-                epoch_us(try(make_timestamp(g.y::BIGINT, g.mo::BIGINT, g.d::BIGINT, g.h::BIGINT, g.mi::BIGINT,
-                                            g.s::DOUBLE))) // 1000000
+            WHEN try_cast(g.h AS INTEGER) < 24 AND try_cast(g.mi AS INTEGER) < 60 AND try_cast(g.s AS INTEGER) < 60 THEN
+                epoch_us(try(make_timestamp(try_cast(g.y AS BIGINT), try_cast(g.mo AS BIGINT), try_cast(g.d AS BIGINT),
+                                            try_cast(g.h AS BIGINT), try_cast(g.mi AS BIGINT),
+                                            try_cast(g.s AS DOUBLE)))) // 1000000
                 - CASE WHEN g.z IN ('', 'Z') THEN 0
                        ELSE (CASE WHEN g.z[1] = '+' THEN 1 ELSE -1 END)
-                            * (replace(g.z, ':', '')[2:3]::BIGINT * 3600 + replace(g.z, ':', '')[4:5]::BIGINT * 60)
+                            * (coalesce(try_cast(replace(g.z, ':', '')[2:3] AS BIGINT), 0) * 3600
+                               + coalesce(try_cast(replace(g.z, ':', '')[4:5] AS BIGINT), 0) * 60)
                   END
         END AS event_s,
         CASE
             WHEN fast_s IS NOT NULL THEN coalesce(fast_frac_ns, 0)
-            WHEN g.f <> '' THEN rpad(g.f, 9, '0')::BIGINT
-            ELSE 0
+            ELSE coalesce(try_cast(rpad(nullif(g.f, ''), 9, '0') AS BIGINT), 0)
         END AS frac_ns
     FROM stamped
 ),
 bounded AS (
     SELECT
         * EXCLUDE (event_s, frac_ns),
-        CASE WHEN event_s * 1000000000 + frac_ns >= 946684800000000000       -- 2000-01-01
-              AND event_s * 1000000000 + frac_ns < 4102444800000000000       -- 2100-01-01
-             THEN event_s * 1000000000 + frac_ns END AS event_ns
+        -- bounds in seconds first (a nested CASE: the ns product of a far-away year would overflow)
+        CASE WHEN event_s BETWEEN 946684800 AND 4102444799 THEN event_s * 1000000000 + frac_ns END
+            AS event_ns  -- [2000-01-01, 2100-01-01)
     FROM timed
 ),
 fanned AS (
