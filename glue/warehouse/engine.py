@@ -215,8 +215,11 @@ class Warehouse:
         """Land whole archive files in one transaction, read and parsed by DuckDB (SQL landing versions only).
 
         The same landing macros as `land()`, so the rows equal landing the files' records in any cut.
-        Raises ValueError if a line is not an archive record (replay then reads the file line by line).
+        Raises ValueError if DuckDB cannot read a file as archive lines (replay then reads it line by line,
+        which names the bad line); nothing is landed then.
         """
+        import duckdb
+
         from glue.warehouse import sql_landing
 
         if self.version.landing != "sql":
@@ -224,9 +227,13 @@ class Warehouse:
         con = self.con
         try:
             con.execute("BEGIN TRANSACTION")
-            n = sql_landing.input_from_archives(con, paths)
-            out = self._land_input(n, sql_landing.KafkaBook())
+            sql_landing.input_from_archives(con, paths)
+            out = self._land_input(sql_landing.KafkaBook())
             con.execute("COMMIT")
+        except duckdb.Error as exc:
+            _rollback(con)
+            self._load_state()
+            raise ValueError(f"DuckDB cannot land {', '.join(paths)}: {str(exc).splitlines()[0]}") from exc
         except BaseException:
             _rollback(con)
             self._load_state()
@@ -242,8 +249,8 @@ class Warehouse:
         con = self.con
         try:
             con.execute("BEGIN TRANSACTION")
-            n, book = sql_landing.input_from_records(con, records, coords)
-            out = self._land_input(n, book)
+            _, book = sql_landing.input_from_records(con, records, coords)
+            out = self._land_input(book)
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
@@ -255,7 +262,7 @@ class Warehouse:
         out.records = len(records)
         return self._count(out)
 
-    def _land_input(self, n_input: int, book: Any) -> LandStats:
+    def _land_input(self, book: Any) -> LandStats:
         """Inside a transaction: run the landing macros over raw_landing_input, store offsets and counters."""
         from glue.warehouse import sql_landing
 
@@ -273,7 +280,7 @@ class Warehouse:
         rows = self.con.execute(
             "SELECT product_id, max_event_ns, min_accepted_event_ns, last_final_s FROM ctl_products").fetchall()
         self.states = {p: ProductState(m, a, f) for p, m, a, f in rows}
-        return LandStats(records=n_input + book.n_dead, frames=counts.frames, markers=counts.markers,
+        return LandStats(records=counts.records + book.n_dead, frames=counts.frames, markers=counts.markers,
                          late=counts.late, control=counts.control, no_time=counts.no_time, dead=book.n_dead)
 
     def _count(self, out: LandStats) -> LandStats:

@@ -9,6 +9,7 @@ the Kafka bookkeeping (offsets, first coordinate, dead-lettered records) that ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from glue.records import KIND_FRAME, KIND_MARKER
 INPUT = "raw_landing_input"
 ROWS = "raw_landing_rows"
 MARKS = "raw_landing_marks"
+ARROW = "_landing_arrow"
 
 # read_ndjson types of an archive line (glue.records.Record.to_archive_line); anything else is refused
 _ARCHIVE_COLUMNS = ("{'v': 'BIGINT', 'kind': 'VARCHAR', 'recv_ns': 'BIGINT', 'conn': 'VARCHAR', 'iseq': 'BIGINT', "
@@ -36,6 +38,7 @@ class KafkaBook:
 
 @dataclass(frozen=True)
 class LandedCounts:
+    records: int
     frames: int
     markers: int
     late: int
@@ -44,7 +47,7 @@ class LandedCounts:
 
 
 def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] | None) -> tuple[int, KafkaBook]:
-    """Fill `raw_landing_input` from records (Kafka: coords with key; replay: None); returns (rows, book)."""
+    """Point `raw_landing_input` at records (Kafka: coords with key; replay: None); returns (rows, book)."""
     import pyarrow as pa
 
     book = KafkaBook()
@@ -75,43 +78,37 @@ def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] |
         cols["kafka_partition"].append(partition)
         cols["kafka_offset"].append(offset)
     table = pa.table(cols, schema=_input_schema())
-    con.register("_landing_arrow", table)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT * FROM _landing_arrow")
-    finally:
-        con.unregister("_landing_arrow")
+    con.register(ARROW, table)  # unregistered by clear_input
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT} AS SELECT * FROM {ARROW}")
     return table.num_rows, book
 
 
-def input_from_archives(con: Any, paths: Sequence[str]) -> int:
-    """Fill `raw_landing_input` from archive files read by DuckDB (file order, line order); returns rows.
+def input_from_archives(con: Any, paths: Sequence[str]) -> None:
+    """Point `raw_landing_input` at archive files, read by DuckDB in file and line order when the landing runs.
 
-    Raises ValueError when a line is not a well-formed archive record (the caller can re-read the file with
-    the line-by-line reader, which names the line).
+    A line that is not an archive record reaches the landing with kind NULL, and `land_input` refuses the
+    landing (ValueError; the caller can then read the file line by line, which names the line): nothing is
+    skipped. (Not DuckDB's error(): a volatile function in the scan makes the whole read single-threaded.)
     """
-    import duckdb
-
     files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-    try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {INPUT} AS
-            SELECT NULL::VARCHAR AS kafka_key, kind, recv_ns, conn, iseq, frame, CAST(marker AS VARCHAR) AS marker,
-                   NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition, NULL::BIGINT AS kafka_offset, v
-            FROM read_ndjson({files}, columns = {_ARCHIVE_COLUMNS}, format = 'newline_delimited',
-                             maximum_object_size = 1073741824)
-        """)
-    except duckdb.Error as exc:
-        raise ValueError(f"DuckDB cannot read {', '.join(paths)} as archive lines: {str(exc).splitlines()[0]}") from exc
-    bad = con.execute(f"""
-        SELECT count(*) FROM {INPUT}
-        WHERE v IS DISTINCT FROM 1 OR recv_ns IS NULL OR iseq IS NULL OR conn IS NULL
-           OR NOT ((kind = 'frame' AND frame IS NOT NULL AND marker IS NULL)
-                   OR (kind = 'marker' AND json_type(marker) = 'OBJECT' AND frame IS NULL))
-    """).fetchall()[0][0]
-    if bad:
-        raise ValueError(f"{bad} lines of {', '.join(paths)} are not archive records")
-    con.execute(f"ALTER TABLE {INPUT} DROP COLUMN v")
-    return int(con.execute(f"SELECT count(*) FROM {INPUT}").fetchall()[0][0])
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW {INPUT} AS
+        SELECT
+            NULL::VARCHAR AS kafka_key,
+            CASE
+                WHEN v = 1 AND recv_ns IS NOT NULL AND iseq IS NOT NULL AND conn IS NOT NULL
+                     AND ((kind = 'frame' AND frame IS NOT NULL AND marker IS NULL)
+                          OR (kind = 'marker' AND json_type(marker) = 'OBJECT' AND frame IS NULL))
+                THEN kind
+            END AS kind,
+            recv_ns, conn, iseq, frame, CAST(marker AS VARCHAR) AS marker,
+            NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition, NULL::BIGINT AS kafka_offset
+        -- 64 MB per line (a level2 snapshot is a few MB): DuckDB sizes its read buffers by this limit, and a
+        -- much larger one (1 GB was tried) leaves one buffer per file, read by one thread; a longer line
+        -- fails the read and replay falls back to the line-by-line reader
+        FROM read_ndjson({files}, columns = {_ARCHIVE_COLUMNS}, format = 'newline_delimited',
+                         maximum_object_size = 67108864)
+    """)
 
 
 def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, LandedCounts]:
@@ -122,6 +119,9 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
     """
     seq, lateness = int(first_land_seq), int(lateness_ns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM raw_land_rows()")
+    bad = con.execute(f"SELECT count(*) FROM {ROWS} WHERE kind IS NULL").fetchall()[0][0]
+    if bad:
+        raise ValueError(f"{bad} input lines are not archive records")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS "
                 f"SELECT * FROM raw_land_marks(CAST({seq} AS BIGINT), CAST({lateness} AS BIGINT))")
     con.execute("INSERT INTO raw_frames SELECT * FROM raw_land_frames()")
@@ -136,7 +136,7 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
                 max(event_ns) AS max_event_ns,
                 min(event_ns) FILTER (WHERE arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns) AS min_accepted_ns
             FROM {ROWS} AS r
-            POSITIONAL JOIN {MARKS} AS m
+            JOIN {MARKS} AS m ON m.rid = r.rowid
             WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NOT NULL
             GROUP BY product_key
         )
@@ -150,6 +150,7 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
     """)
     row = con.execute(f"""
         SELECT
+            count(*) FILTER (WHERE key_idx = 1),
             count(*) FILTER (WHERE kind = 'frame'),
             count(*) FILTER (WHERE kind = 'marker'),
             count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns < arrival_wm_ns),
@@ -157,16 +158,18 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
             count(*) FILTER (WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NULL),
             count(*) + {seq}
         FROM {ROWS} AS r
-        POSITIONAL JOIN {MARKS} AS m
+        JOIN {MARKS} AS m ON m.rid = r.rowid
     """).fetchall()[0]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM {ROWS} LIMIT 0")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS SELECT * FROM {MARKS} LIMIT 0")
-    return int(row[5]), LandedCounts(*(int(x) for x in row[:5]))
+    return int(row[6]), LandedCounts(*(int(x) for x in row[:6]))
 
 
 def clear_input(con: Any) -> None:
-    """Free the input rows (the table stays, empty, for the next landing)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT * FROM {INPUT} LIMIT 0")
+    """Drop the landing's input (the view stays, empty, for the next landing)."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT} AS SELECT * FROM {INPUT} WHERE false")
+    with contextlib.suppress(Exception):  # registered only for record landings
+        con.unregister(ARROW)
 
 
 def _input_schema() -> Any:

@@ -1,6 +1,7 @@
 -- =====================================================================================================
 -- v2 / 005_landing: the landing step. Turns the records of one landing transaction into raw_* rows.
--- The engine fills the temporary table raw_landing_input (one row per record, in arrival order; rowid = order):
+-- The engine points the temporary view raw_landing_input at the records (one row per record, in arrival order:
+-- a registered Arrow table of Kafka records, or read_ndjson over archive files, read once, never copied):
 --   kafka_key VARCHAR         the Kafka key = the product the record lands under; NULL = fan out here
 --   kind VARCHAR              'frame' | 'marker'
 --   recv_ns BIGINT, conn VARCHAR, iseq BIGINT
@@ -21,27 +22,28 @@
 -- =====================================================================================================
 
 -- raw_landing_input
--- grain: one row per record of the landing in progress (connection-local scratch; rowid = arrival order).
--- purpose: what the engine hands to the landing step (it re-creates the table per landing).
-CREATE TEMP TABLE IF NOT EXISTS raw_landing_input (
-    kafka_key VARCHAR,
-    kind VARCHAR,
-    recv_ns BIGINT,
-    conn VARCHAR,
-    iseq BIGINT,
-    frame VARCHAR,
-    marker VARCHAR,
-    topic VARCHAR,
-    kafka_partition INTEGER,
-    kafka_offset BIGINT
-);
+-- grain: one row per record of the landing in progress, in arrival order (connection-local).
+-- purpose: what the engine hands to the landing step; it re-points this view at each landing's records.
+CREATE OR REPLACE TEMP VIEW raw_landing_input AS
+SELECT
+    NULL::VARCHAR AS kafka_key,
+    NULL::VARCHAR AS kind,
+    NULL::BIGINT AS recv_ns,
+    NULL::VARCHAR AS conn,
+    NULL::BIGINT AS iseq,
+    NULL::VARCHAR AS frame,
+    NULL::VARCHAR AS marker,
+    NULL::VARCHAR AS topic,
+    NULL::INTEGER AS kafka_partition,
+    NULL::BIGINT AS kafka_offset
+WHERE false;
 
 -- raw_landing_rows
 -- grain: one row per (raw_landing_input row, product_key): raw_land_rows(...) materialised by the engine.
 -- purpose: connection-local scratch read by the insert macros below.
 CREATE TEMP TABLE IF NOT EXISTS raw_landing_rows (
-    ord BIGINT,
     product_key VARCHAR,
+    key_idx BIGINT,                 -- position of product_key among the record's keys (1 = the record's first row)
     kind VARCHAR,
     recv_ns BIGINT,
     conn VARCHAR,
@@ -95,7 +97,8 @@ CREATE OR REPLACE MACRO raw_json_decimal(v) AS
              AS DECIMAL(18, 8));
 
 -- raw_land_rows()
--- grain: one row per (raw_landing_input row = ord, product_key it lands under), in arrival order.
+-- grain: one row per (raw_landing_input row, product_key it lands under), in arrival order (the engine
+--        materialises it with insertion order preserved: the row's position in raw_landing_rows is its order).
 -- purpose: the envelope facts of every landed record (event time, channel, sequence number, product keys)
 --          and the typed ticker of the common single-event single-ticker frame (is_simple).
 CREATE OR REPLACE MACRO raw_land_rows() AS TABLE
@@ -103,7 +106,7 @@ WITH parsed AS (
     -- one parse: the text of each value (json_extract_string: a string's own text, a number as written,
     -- NULL for JSON null or a missing path); json_type (a second, small parse) tells which product ids are strings
     SELECT
-        rowid AS ord, kafka_key, kind, recv_ns, conn, iseq, frame, marker, topic, kafka_partition, kafka_offset,
+        kafka_key, kind, recv_ns, conn, iseq, frame, marker, topic, kafka_partition, kafka_offset,
         CASE WHEN kind = 'frame' THEN try(json_extract_string(frame, [
             '$.channel', '$.timestamp', '$.sequence_num', '$.events[1]', '$.events[0].product_id',
             '$.events[0].trades', '$.events[0].candles', '$.events[0].products', '$.events[0].tickers[1]',
@@ -216,11 +219,12 @@ bounded AS (
 fanned AS (
     SELECT
         * EXCLUDE (product_keys),
-        unnest(product_keys) AS product_key
+        unnest(product_keys) AS product_key,
+        generate_subscripts(product_keys, 1) AS key_idx
     FROM bounded
 )
 SELECT
-    ord, product_key, kind, recv_ns, conn, iseq, frame, marker, event_ns, topic, kafka_partition,
+    product_key, key_idx, kind, recv_ns, conn, iseq, frame, marker, event_ns, topic, kafka_partition,
     kafka_offset, channel, sequence_num, is_simple, t_event_type, t_product_id, t_price, t_best_bid, t_best_ask,
     t_best_bid_qty, t_best_ask_qty
 FROM fanned;
@@ -252,8 +256,7 @@ SELECT
     CASE WHEN w.product_key <> '_control'
          THEN greatest(p.max_event_ns, w.prior_batch_max_ns) - lateness_ns END AS arrival_wm_ns
 FROM prior AS w
-LEFT JOIN ctl_products AS p ON p.product_id = w.product_key
-ORDER BY w.rid;  -- row i describes raw_landing_rows row i: the inserts read both with a POSITIONAL JOIN
+LEFT JOIN ctl_products AS p ON p.product_id = w.product_key;
 
 -- raw_land_frames()
 -- grain: one row per landed frame and product_key.
@@ -263,7 +266,7 @@ SELECT
     m.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, r.frame AS payload, r.event_ns, m.arrival_wm_ns,
     r.topic, r.kafka_partition, r.kafka_offset, r.channel
 FROM raw_landing_rows AS r
-POSITIONAL JOIN raw_landing_marks AS m
+JOIN raw_landing_marks AS m ON m.rid = r.rowid
 WHERE r.kind = 'frame';
 
 -- raw_land_markers()
@@ -274,7 +277,7 @@ SELECT
     m.land_seq, r.product_key, r.kind, r.recv_ns, r.conn, r.iseq, json_extract_string(r.marker, '$.type') AS marker_type,
     r.marker AS payload, m.arrival_wm_ns, r.topic, r.kafka_partition, r.kafka_offset
 FROM raw_landing_rows AS r
-POSITIONAL JOIN raw_landing_marks AS m
+JOIN raw_landing_marks AS m ON m.rid = r.rowid
 WHERE r.kind = 'marker';
 
 -- raw_land_ticker_items()
@@ -289,13 +292,13 @@ WITH simple AS (
         r.t_best_bid AS best_bid, r.t_best_ask AS best_ask, r.t_best_bid_qty AS best_bid_qty,
         r.t_best_ask_qty AS best_ask_qty
     FROM raw_landing_rows AS r
-    POSITIONAL JOIN raw_landing_marks AS m
+    JOIN raw_landing_marks AS m ON m.rid = r.rowid
     WHERE r.kind = 'frame' AND r.channel = 'ticker' AND r.is_simple AND r.t_product_id = r.product_key
 ),
 other_frames AS (
     SELECT m.land_seq, r.product_key, r.conn, r.event_ns, m.arrival_wm_ns, r.sequence_num, r.frame
     FROM raw_landing_rows AS r
-    POSITIONAL JOIN raw_landing_marks AS m
+    JOIN raw_landing_marks AS m ON m.rid = r.rowid
     WHERE r.kind = 'frame' AND r.channel = 'ticker' AND NOT r.is_simple
 ),
 events AS (
@@ -338,7 +341,7 @@ CREATE OR REPLACE MACRO raw_land_trade_items() AS TABLE
 WITH trade_frames AS (
     SELECT m.land_seq, r.product_key, r.event_ns, m.arrival_wm_ns, r.frame
     FROM raw_landing_rows AS r
-    POSITIONAL JOIN raw_landing_marks AS m
+    JOIN raw_landing_marks AS m ON m.rid = r.rowid
     WHERE r.kind = 'frame' AND r.channel = 'market_trades'
 ),
 events AS (
