@@ -156,12 +156,12 @@ def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
             from glue.warehouse import sql_landing
 
             wh.con.execute("BEGIN TRANSACTION")
-            wh.con.execute(f"""CREATE OR REPLACE TEMP TABLE raw_landing_input AS
+            wh.con.execute(f"""CREATE OR REPLACE TEMP VIEW raw_landing_input AS
                 SELECT 'BTC-USD' AS kafka_key, 'frame' AS kind, recv_ns, 'bulk' AS conn, i AS iseq, frame,
                        NULL::VARCHAR AS marker, NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition,
                        NULL::BIGINT AS kafka_offset
                 FROM ({frames}) ORDER BY i""")
-            wh._land_input(hi - lo, sql_landing.KafkaBook())
+            wh._land_input(sql_landing.KafkaBook())
             wh.con.execute("COMMIT")
         else:
             wh.con.execute(f"""INSERT INTO raw_frames

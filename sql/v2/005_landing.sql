@@ -108,13 +108,15 @@ WITH parsed AS (
     SELECT
         kafka_key, kind, recv_ns, conn, iseq, frame, marker, topic, kafka_partition, kafka_offset,
         CASE WHEN kind = 'frame' THEN try(json_extract_string(frame, [
-            '$.channel', '$.timestamp', '$.sequence_num', '$.events[1]', '$.events[0].product_id',
-            '$.events[0].trades', '$.events[0].candles', '$.events[0].products', '$.events[0].tickers[1]',
-            '$.events[0].type', '$.events[0].tickers[0].product_id', '$.events[0].tickers[0].price',
-            '$.events[0].tickers[0].best_bid', '$.events[0].tickers[0].best_ask',
+            '$.channel', '$.timestamp', '$.sequence_num', '$.events[0].product_id', '$.events[0].trades',
+            '$.events[0].candles', '$.events[0].products', '$.events[0].type', '$.events[0].tickers[0].product_id',
+            '$.events[0].tickers[0].price', '$.events[0].tickers[0].best_bid', '$.events[0].tickers[0].best_ask',
             '$.events[0].tickers[0].best_bid_quantity', '$.events[0].tickers[0].best_ask_quantity'
         ])) END AS j,
-        CASE WHEN j IS NOT NULL THEN json_type(frame, ['$.events[0].product_id', '$.events[0].tickers[0].product_id'])
+        -- json_type: SQL NULL only for a missing path ('NULL' for a JSON null), so it also tells whether a 2nd
+        -- event or a 2nd ticker exists at all (json_extract_string gives NULL for both)
+        CASE WHEN j IS NOT NULL THEN json_type(frame, ['$.events[0].product_id', '$.events[0].tickers[0].product_id',
+                                                       '$.events[1]', '$.events[0].tickers[1]'])
         END AS ty
     FROM raw_landing_input
 ),
@@ -125,17 +127,17 @@ shaped AS (
         j[2] AS ts_text,
         try_cast(j[3] AS BIGINT) AS sequence_num,
         -- one event whose only product sources are its own product_id and at most one ticker
-        j IS NOT NULL AND j[4] IS NULL AND j[6] IS NULL AND j[7] IS NULL AND j[8] IS NULL AND j[9] IS NULL
+        j IS NOT NULL AND ty[3] IS NULL AND j[5] IS NULL AND j[6] IS NULL AND j[7] IS NULL AND ty[4] IS NULL
             AS is_simple,
         j IS NULL AS is_unparsed,
-        CASE WHEN ty[1] = 'VARCHAR' THEN j[5] END AS event_product_id,
-        j[10] AS t_event_type,
-        CASE WHEN ty[2] = 'VARCHAR' THEN j[11] END AS t_product_id,
-        try_cast(j[12] AS DECIMAL(18, 8)) AS t_price,
-        try_cast(j[13] AS DECIMAL(18, 8)) AS t_best_bid,
-        try_cast(j[14] AS DECIMAL(18, 8)) AS t_best_ask,
-        try_cast(j[15] AS DECIMAL(18, 8)) AS t_best_bid_qty,
-        try_cast(j[16] AS DECIMAL(18, 8)) AS t_best_ask_qty
+        CASE WHEN ty[1] = 'VARCHAR' THEN j[4] END AS event_product_id,
+        j[8] AS t_event_type,
+        CASE WHEN ty[2] = 'VARCHAR' THEN j[9] END AS t_product_id,
+        try_cast(j[10] AS DECIMAL(18, 8)) AS t_price,
+        try_cast(j[11] AS DECIMAL(18, 8)) AS t_best_bid,
+        try_cast(j[12] AS DECIMAL(18, 8)) AS t_best_ask,
+        try_cast(j[13] AS DECIMAL(18, 8)) AS t_best_bid_qty,
+        try_cast(j[14] AS DECIMAL(18, 8)) AS t_best_ask_qty
     FROM parsed
 ),
 keyed AS (
@@ -176,7 +178,12 @@ stamped AS (
         CASE
             WHEN fast_s IS NOT NULL OR ts_text IS NULL THEN NULL
             ELSE regexp_extract(
-                trim(ts_text),
+                -- the characters Python's str.strip() removes (the reference parser strips them too)
+                trim(ts_text,
+                    chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) ||
+                    chr(31) || chr(32) || chr(133) || chr(160) || chr(5760) || chr(8192) || chr(8193) || chr(8194) ||
+                    chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) ||
+                    chr(8232) || chr(8233) || chr(8239) || chr(8287) || chr(12288)),
                 '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$',
                 ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']
             )

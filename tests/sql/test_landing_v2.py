@@ -364,3 +364,11 @@ def test_replay_names_file_and_line_of_a_malformed_line(tmp_path: Path, bad: str
     with pytest.raises(DataError) as err:
         replay([str(path)], None, V2)
     assert f"{path}:42" in str(err.value)
+
+
+def test_sql_event_time_strips_what_python_strips(wh: Warehouse) -> None:
+    # the reference parser strips Unicode whitespace (str.strip) before matching; the SQL rule does too
+    stamps = ["\t2026-01-01T00:00:01.5Z\n", " 2026-01-01T00:00:02Z\u2028", "\u30002026-01-01 00:00:03+01:00\x1c",
+              "\x0b2026-01-01T00:00:04.25-0030 "]
+    assert landed_event_ns(wh, stamps) == [timestamp_event_ns(s) for s in stamps]
+    assert None not in landed_event_ns(wh, stamps)

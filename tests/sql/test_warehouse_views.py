@@ -26,7 +26,9 @@ def test_every_view_has_fixtures(version: str) -> None:
     views = set()
     for _, text in load_version("sql", version).files:
         for stmt in sqlglot.parse(text, read="duckdb"):
-            if stmt is not None and str(stmt.args.get("kind", "")).upper() == "VIEW":
+            # TEMP views are the engine's connection-local scratch (v2's raw_landing_input), not model views
+            if (stmt is not None and str(stmt.args.get("kind", "")).upper() == "VIEW"
+                    and stmt.find(sqlglot.exp.TemporaryProperty) is None):
                 views.add(object_name(stmt))
     covered = {c.view for c in CASES if c.version == version}
     assert views, f"no views found in SQL {version}"
