@@ -20,9 +20,11 @@ Commit order, per micro-batch (DuckDB is the source of truth):
    offsets-only Kafka transaction instead, so the group's lag stays meaningful.
 
 On start and on every partition assignment the consumer seeks to the offsets stored in DuckDB
-(not Kafka's committed ones, which trail them), then re-exports pending batches. Guarantees:
-DuckDB and Parquet exactly once; Kafka exactly once for `read_committed` consumers (the librdkafka
-default), as long as a partition stays with the instance (and warehouse) that exported it.
+(not Kafka's committed ones, which trail them), then re-exports pending batches. A partition this
+warehouse holds no offsets for is rebuilt from the start of the topic; if the group has committed offsets
+for it (a previous owner published its rows), the rows final below that offset are not published again
+(`Warehouse.begin_takeover` / `export_floors`). Guarantees: DuckDB and Parquet exactly once; Kafka exactly
+once for `read_committed` consumers (the librdkafka default), also when a partition moves between instances.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class FeaturizeStats:
     exports: int = 0
     recovered_exports: int = 0
     skipped_in_kafka: int = 0
+    already_published: int = 0  # rows a previous owner of their partition had published (not sent again)
     watermark_ns: int = 0
     elapsed_s: float = 0.0
     batch_s: list[float] = field(default_factory=list, repr=False)
@@ -91,6 +94,8 @@ class FeaturizeStats:
             f"{label}: {self.frames} frames ({rate:.0f}/s), {self.rows} rows emitted in {self.exports} exports, "
             f"{self.dead_letters} dead-lettered, {self.late} late, {self.batches} batches "
             f"({cost:.1f} ms/batch, p50 {p50:.1f} ms, busy {busy:.2f} s), watermark lag {lag:.1f} s"
+            + (f", {self.already_published} rows already published by a previous owner" if self.already_published
+               else "")
         )
 
 
@@ -299,6 +304,18 @@ class CrashHook:
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
+def without_published(table: Any, floors: dict[str, int]) -> Any:
+    """The rows of `table` not already published by a previous owner: second_at after the product's floor."""
+    if not floors or table.num_rows == 0:
+        return table
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    floor_s = pa.array([floors.get(p, -(2**62)) for p in table.column("product_id").to_pylist()], pa.int64())
+    seconds = pc.divide(table.column("second_at").cast(pa.int64()), 1_000_000)  # timestamp[us] -> epoch s
+    return table.filter(pc.greater(seconds, floor_s))
+
+
 def part_name(batch: Any) -> str:
     """Deterministic part file name of an export batch (fixed when the batch is recorded)."""
     return f"part-{batch.first_partition:03d}-{batch.first_offset:012d}.parquet"
@@ -323,8 +340,10 @@ class Exporter:
         if not batches:
             return 0
         in_kafka = self._kafka_committed(batches) if recovering else {}
+        floors = self.wh.export_floors()
         for batch in batches:
-            table = batch.rows
+            table = without_published(batch.rows, floors)
+            stats.already_published += batch.rows.num_rows - table.num_rows
             self.parquet.write(part_name(batch), table)
             self.crash("parquet")
             if self._already_in_kafka(batch, in_kafka):
@@ -452,6 +471,7 @@ class FeaturizeLoop:
         self.stats = FeaturizeStats()
         self.assigned: list[int] = []
         self._needs_recovery = True
+        self._unowned: list[int] = []  # assigned partitions this warehouse holds no offsets for
 
     # Rebalance callbacks run inside poll(): keep them to seeking and exporting.
     def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -463,6 +483,9 @@ class FeaturizeLoop:
             # DuckDB holds the next offset to land; without one, rebuild this partition's state
             # from the start of the topic so its trailing windows are complete.
             tp.offset = landed if landed is not None else OFFSET_BEGINNING
+        # a partition new to this warehouse may have been published by a previous owner: checked in run()
+        # (outside the rebalance callback) before any of its records is landed
+        self._unowned = sorted(tp.partition for tp in partitions if stored.get((tp.topic, tp.partition)) is None)
         consumer.assign(partitions)
         self.assigned = sorted(tp.partition for tp in partitions)
         self._needs_recovery = True
@@ -489,6 +512,9 @@ class FeaturizeLoop:
         try:
             while not self.stop.is_set():
                 msgs = self.consumer.consume(num_messages=max_frames, timeout=poll_s)
+                if self._unowned:
+                    self.take_over(self._unowned)
+                    self._unowned = []
                 if self._needs_recovery and self.assigned:
                     self.exporter.export_pending(self.stats, recovering=True)
                     self._needs_recovery = False
@@ -520,6 +546,22 @@ class FeaturizeLoop:
             log.info("%s", self.stats.line(self.stats.elapsed_s))
             log.info("featurize: time per phase %s", {k: round(v, 2) for k, v in self.stats.phase_s.items()})
         return self.stats
+
+    def take_over(self, partitions: list[int]) -> None:
+        """For partitions new to this warehouse, record the group's committed offsets (a previous owner's)."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        topic = self.job.topic_in
+        try:
+            found = self.consumer.committed([TopicPartition(topic, p) for p in partitions], TXN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise KafkaUnavailable(f"cannot read the group's committed offsets of {topic} ({exc})",
+                                   "check the broker, then start glue featurize again") from exc
+        for tp in found:
+            if tp.offset >= 0 and self.wh.begin_takeover(topic, tp.partition, tp.offset):
+                log.info("featurize: partition %s[%d] was published up to offset %d by a previous owner; "
+                         "rebuilding its state from the start without sending those rows again",
+                         topic, tp.partition, tp.offset)
 
     def process(self, msgs: list[Any], window: FeaturizeStats) -> int:
         """One micro-batch in the commit order; returns the number of records landed."""

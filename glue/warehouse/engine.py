@@ -377,6 +377,63 @@ class Warehouse:
         rows = self.con.execute("SELECT topic, kafka_partition, next_offset FROM raw_offsets").fetchall()
         return {(t, int(p)): int(o) for t, p, o in rows}
 
+    # ------------------------------------------------------------------ partition takeover
+    def begin_takeover(self, topic: str, partition: int, group_offset: int) -> bool:
+        """Note that a previous owner (another warehouse) published this partition's rows up to `group_offset`.
+
+        `glue featurize` calls it when the consumer group hands this warehouse a partition it holds no
+        offsets for while the group has committed ones (a partition moved between instances, or a warehouse
+        file was lost). The group's offset was committed in the same Kafka transaction as the rows, so the
+        rows published for a product of that partition are exactly those final given its records below it;
+        `export_floors()` keeps them out of this warehouse's exports. Returns False (and records nothing)
+        when this warehouse already holds the partition or a takeover of it. One transaction.
+        """
+        key = f"takeover:{topic}:{partition}"
+        if (topic, partition) in self.committed_offsets() or self._meta(key) is not None:
+            return False
+        self._set_meta(key, int(group_offset))
+        return True
+
+    def export_floors(self) -> dict[str, int]:
+        """product_id -> last second (epoch s) a previous owner of its partition already published.
+
+        From the records landed below each takeover offset: max event time per product - lateness, the
+        same rule as `final_ranges`. Folded incrementally (each landed record is read once) in one
+        transaction, so the cost per batch does not grow with the warehouse.
+        """
+        con = self.con
+        takeovers = con.execute(
+            "SELECT key, value FROM ctl_meta WHERE key LIKE 'takeover:%' ORDER BY key").fetchall()
+        if not takeovers:
+            return {}
+        landed = self.committed_offsets()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for key, value in takeovers:
+                topic, partition = key.split(":", 1)[1].rsplit(":", 1)
+                upto = min(int(value), landed.get((topic, int(partition)), 0))
+                scanned = int(self._meta(f"takeover_scanned:{topic}:{partition}", "0"))
+                if upto <= scanned:
+                    continue
+                rows = con.execute(
+                    "SELECT product_key, max(event_ns) FROM raw_frames WHERE topic = ? AND kafka_partition = ? "
+                    "AND kafka_offset >= ? AND kafka_offset < ? AND event_ns IS NOT NULL "
+                    "AND product_key <> '_control' GROUP BY product_key",
+                    [topic, int(partition), scanned, upto]).fetchall()
+                for product, max_ns in rows:
+                    old = self._meta(f"takeover_max_ns:{product}")
+                    if old is None or int(max_ns) > int(old):
+                        self._set_meta(f"takeover_max_ns:{product}", int(max_ns))
+                self._set_meta(f"takeover_scanned:{topic}:{partition}", upto)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+        rows = con.execute(
+            "SELECT substr(key, length('takeover_max_ns:') + 1), value FROM ctl_meta "
+            "WHERE key LIKE 'takeover_max_ns:%'").fetchall()
+        return {product: (int(max_ns) - self.lateness_ns - 1) // NS for product, max_ns in rows}
+
     def watermark_ns(self) -> int | None:
         """The lowest product watermark (max event time - lateness), or None before any data."""
         marks = [s.max_event_ns - self.lateness_ns for s in self.states.values() if s.max_event_ns is not None]
