@@ -12,6 +12,7 @@ A released version is frozen: `load_version` refuses SQL whose fingerprints diff
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,13 @@ class SqlVersion:
 
 def statement_fingerprints(sql_text: str) -> dict[str, str]:
     """Object name -> SHA-256 (16 hex) of each CREATE statement, normalised by sqlglot."""
+    return dict(_statement_fingerprints(sql_text))
+
+
+@functools.lru_cache(maxsize=64)
+def _statement_fingerprints(sql_text: str) -> tuple[tuple[str, str], ...]:
+    # cached per text: parsing with sqlglot is the slowest part of opening a warehouse (~0.5 s), and a
+    # process (a test run, the demo) opens many warehouses of the same version
     import sqlglot
     from sqlglot import expressions as exp
 
@@ -60,7 +68,7 @@ def statement_fingerprints(sql_text: str) -> dict[str, str]:
         if not isinstance(stmt, exp.Create):
             name = name or f"stmt_{len(out)}"
         out[name] = hashlib.sha256(normalised.encode()).hexdigest()[:16]
-    return out
+    return tuple(out.items())
 
 
 def object_name(stmt) -> str:
