@@ -141,30 +141,53 @@ def _replay_chunks(wh: Any, records: Iterator[Any], stats: ReplayStats, stop: th
             return
 
 
+STEP_BYTES = 256 * 1024 * 1024  # archive bytes per landing step (the ingest archive rotates at this size)
+
+
+def file_steps(paths: list[str], step_bytes: int = STEP_BYTES) -> list[list[str]]:
+    """Consecutive groups of files of about `step_bytes` together (a bigger file is a step of its own).
+
+    Many small files (short runs, imported captures) then cost one landing, not one each; any grouping gives
+    the same rows.
+    """
+    steps: list[list[str]] = []
+    size = 0
+    for path in paths:
+        n = Path(path).stat().st_size
+        if not steps or size + n > step_bytes:
+            steps.append([])
+            size = 0
+        steps[-1].append(path)
+        size += n
+    return steps
+
+
 def _replay_files(wh: Any, paths: list[str], stats: ReplayStats, stop: threading.Event,
                   progress_interval_s: float) -> None:
-    """Land + finalize one archive file per step, read and parsed by DuckDB (SQL versions with SQL landing).
+    """Land + finalize a group of archive files per step, read and parsed by DuckDB (SQL landing versions).
 
-    A file DuckDB refuses (a malformed line) is replayed line by line instead, which names the bad line.
+    A group DuckDB refuses (a malformed line) is replayed line by line instead, which names the bad line.
     """
     started = last = time.monotonic()
-    for i, path in enumerate(paths, 1):
+    done = 0
+    for step in file_steps(paths, STEP_BYTES):
         try:
-            landed = wh.land_archives([path])
+            landed = wh.land_archives(step)
         except ValueError:
-            _replay_chunks(wh, read_archive_fast([path]), stats, stop, 100_000, progress_interval_s)
+            _replay_chunks(wh, read_archive_fast(step), stats, stop, 100_000, progress_interval_s)
         else:
             wh.finalize()
             stats.records += landed.records
             stats.frames += landed.frames
             stats.late += landed.late
+        done += len(step)
         now = time.monotonic()
-        if now - last >= progress_interval_s or i == len(paths):
-            log.info("replay: file %d/%d, %d records (%.0f/s)", i, len(paths), stats.records,
+        if now - last >= progress_interval_s or done == len(paths):
+            log.info("replay: file %d/%d, %d records (%.0f/s)", done, len(paths), stats.records,
                      stats.records / max(now - started, 1e-9))
             last = now
         if stop.is_set():
-            log.warning("replay: stopped by signal after %d files; output covers only those", i)
+            log.warning("replay: stopped by signal after %d files; output covers only those", done)
             return
 
 

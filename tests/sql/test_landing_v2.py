@@ -372,3 +372,26 @@ def test_sql_event_time_strips_what_python_strips(wh: Warehouse) -> None:
               "\x0b2026-01-01T00:00:04.25-0030 "]
     assert landed_event_ns(wh, stamps) == [timestamp_event_ns(s) for s in stamps]
     assert None not in landed_event_ns(wh, stamps)
+
+
+def test_replay_in_steps_of_several_files_equals_file_by_file(tmp_path: Path, monkeypatch: Any) -> None:
+    """Replay lands groups of files per step (`glue.replay.file_steps`); any grouping gives the same rows."""
+    import glue.replay
+    from glue.replay import file_steps, replay
+
+    whole = tmp_path / "whole.ndjson"
+    write_market_archive(whole, duration_s=120.0, seed=5)
+    lines = whole.read_text().splitlines(keepends=True)
+    paths = []
+    for i in range(7):  # the same stream cut into 7 rotated files
+        part = tmp_path / "raw" / f"run-{i:04d}.ndjson"
+        part.parent.mkdir(exist_ok=True)
+        part.write_text("".join(lines[i * len(lines) // 7:(i + 1) * len(lines) // 7]))
+        paths.append(str(part))
+    assert file_steps(paths) == [paths]  # small files: one step
+    assert file_steps(paths, 1) == [[p] for p in paths]  # each file bigger than the step: one step each
+    together, _ = replay(paths, None, FeatureSettings())
+    monkeypatch.setattr(glue.replay, "STEP_BYTES", 1)
+    one_by_one, _ = replay(paths, None, FeatureSettings())
+    assert together.num_rows > 0
+    assert together.equals(one_by_one)
