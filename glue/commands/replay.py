@@ -11,8 +11,8 @@ import click
 @click.argument("more_raw", nargs=-1)
 @click.option("--out", default=None, help="Features Parquet (default: features.parquet setting).")
 @click.option("--warehouse", default=None,
-              help="DuckDB file to build and keep (must be new; ':memory:' for small inputs). "
-                   "Default: a throw-away file in the temp directory.")
+              help="DuckDB file to build and keep (must be new). "
+                   "Default: in memory, spilling to a temporary directory when memory runs short.")
 @click.option("--labels-out", default=None,
               help="Where to write the label view (sigma_future_bps); default: labels.parquet beside --out.")
 @click.option("--no-labels", is_flag=True, help="Do not write the label view.")
@@ -20,7 +20,8 @@ import click
 @click.option("--lateness", "lateness_s", type=int, default=None,
               help="Allowed lateness in seconds (features.lateness_s).")
 @click.option("--chunk", "chunk_records", type=int, default=100_000, show_default=True,
-              help="Records per land/finalize step (any value gives the same rows).")
+              help="Records per land/finalize step when lines are read in Python (SQL v1, or a file DuckDB "
+                   "refuses); SQL v2 lands files in ~256 MB steps. Any value gives the same rows.")
 @click.pass_obj
 def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_version, lateness_s,
             chunk_records) -> None:
