@@ -1,7 +1,8 @@
 """The SQL manifest: which version is current, its files, and the fingerprints that freeze it.
 
 `sql/manifest.yml` lists, per version, its status (`draft` or `released`), its ordered files, the
-windows and horizon the SQL implements, how records are landed (`landing: python` for v1, where Python
+windows and horizon the SQL implements (a file named `vN/file.sql` is taken, unchanged, from an earlier
+version's directory), how records are landed (`landing: python` for v1, where Python
 builds the raw rows; `landing: sql` from v2, where the version's own landing macros parse and type them),
 and one fingerprint per statement (table, view or macro):
 the SHA-256 of the statement normalised by sqlglot (comments and layout do not count, logic does).
@@ -114,7 +115,8 @@ def load_version(sql_dir: str | Path, version: str = "", *, check_frozen: bool =
                              f"known: {', '.join(manifest.get('versions') or {})}")
     files = []
     for fname in spec.get("files") or []:
-        path = Path(sql_dir) / name / fname
+        # "v1/030_features.sql": a file an earlier version already holds, shared unchanged (no copy)
+        path = Path(sql_dir) / fname if "/" in fname else Path(sql_dir) / name / fname
         if not path.is_file():
             raise WarehouseError(f"SQL file {path} listed in the manifest is missing", "restore it")
         files.append((fname, path.read_text()))
