@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from glue.config import FeatureSettings
 from glue.errors import WarehouseError
 from glue.records import Record
-from glue.warehouse.landing import FRAME_COLUMNS, MARKER_COLUMNS, Coord, ProductState, build_batch
+from glue.warehouse.landing import FRAME_COLUMNS, MARKER_COLUMNS, Coord, KafkaBook, ProductState, build_batch
 from glue.warehouse.manifest import SqlVersion, load_version
 
 if TYPE_CHECKING:
@@ -186,30 +186,20 @@ class Warehouse:
                 con.register("_land_markers", markers)
                 con.execute("INSERT INTO raw_markers SELECT * FROM _land_markers")
                 con.unregister("_land_markers")
-            for (topic, partition), nxt in batch.offsets.items():
-                con.execute(
-                    "INSERT INTO raw_offsets VALUES (?, ?, ?) ON CONFLICT (topic, kafka_partition) "
-                    "DO UPDATE SET next_offset = greatest(raw_offsets.next_offset, excluded.next_offset)",
-                    [topic, partition, nxt])
             for pid in sorted(batch.touched):
                 st = self.states[pid]
                 con.execute("INSERT OR REPLACE INTO ctl_products VALUES (?, ?, ?, ?)",
                             [pid, st.max_event_ns, st.min_accepted_event_ns, st.last_final_s])
-            if batch.first_coord is not None and self._meta("pending_first_coord") is None:
-                self._set_meta("pending_first_coord", f"{batch.first_coord[0]}:{batch.first_coord[1]}")
-            self._set_meta("next_land_seq", next_seq)
+            self._store_book(batch, next_seq)
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
             self.states = saved
             raise
         self.next_land_seq = next_seq
-        out = LandStats(records=len(records), frames=len(batch.frames["land_seq"]),
-                        markers=len(batch.markers["land_seq"]), late=batch.n_late, control=batch.n_control,
-                        no_time=batch.n_no_time, dead=batch.n_dead)
-        for name in out.__dataclass_fields__:
-            setattr(self.stats, name, getattr(self.stats, name) + getattr(out, name))
-        return out
+        return self._count(LandStats(records=len(records), frames=len(batch.frames["land_seq"]),
+                                     markers=len(batch.markers["land_seq"]), late=batch.n_late,
+                                     control=batch.n_control, no_time=batch.n_no_time, dead=batch.n_dead))
 
     def land_archives(self, paths: Sequence[str]) -> LandStats:
         """Land whole archive files in one transaction, read and parsed by DuckDB (SQL landing versions only).
@@ -224,33 +214,31 @@ class Warehouse:
 
         if self.version.landing != "sql":
             raise WarehouseError(f"SQL {self.version.name} lands records in Python", "use land() with records")
-        con = self.con
-        try:
-            con.execute("BEGIN TRANSACTION")
+        def fill(con: Any) -> KafkaBook:
             sql_landing.input_from_archives(con, paths)
-            out = self._land_input(sql_landing.KafkaBook())
-            con.execute("COMMIT")
+            return KafkaBook()  # archives carry no Kafka coordinates
+
+        try:
+            return self._count(self._land_sql_input(fill))
         except duckdb.Error as exc:
-            _rollback(con)
-            self._load_state()
             raise ValueError(f"DuckDB cannot land {', '.join(paths)}: {str(exc).splitlines()[0]}") from exc
-        except BaseException:
-            _rollback(con)
-            self._load_state()
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                sql_landing.clear_input(con)
-        return self._count(out)
 
     def _land_sql(self, records: Sequence[Record | None], coords: Sequence[Coord | None] | None) -> LandStats:
+        from glue.warehouse import sql_landing
+
+        out = self._land_sql_input(lambda con: sql_landing.input_from_records(con, records, coords)[1])
+        out.records = len(records)
+        return self._count(out)
+
+    def _land_sql_input(self, fill: Any) -> LandStats:
+        """One landing transaction of a SQL-landing version: `fill(con)` points the input view at the records
+        and returns their KafkaBook; on any failure nothing is landed and the in-memory state is reloaded."""
         from glue.warehouse import sql_landing
 
         con = self.con
         try:
             con.execute("BEGIN TRANSACTION")
-            _, book = sql_landing.input_from_records(con, records, coords)
-            out = self._land_input(book)
+            out = self._land_input(fill(con))
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
@@ -259,29 +247,28 @@ class Warehouse:
         finally:
             with contextlib.suppress(Exception):
                 sql_landing.clear_input(con)
-        out.records = len(records)
-        return self._count(out)
+        return out
 
     def _land_input(self, book: Any) -> LandStats:
         """Inside a transaction: run the landing macros over raw_landing_input, store offsets and counters."""
         from glue.warehouse import sql_landing
 
-        con = self.con
-        next_seq, counts = sql_landing.land_input(con, self.next_land_seq, self.lateness_ns)
+        next_seq, counts = sql_landing.land_input(self.con, self.next_land_seq, self.lateness_ns)
+        self._store_book(book, next_seq)
+        self._load_state()  # the landing SQL updated ctl_products
+        return LandStats(records=counts.records + book.n_dead, frames=counts.frames, markers=counts.markers,
+                         late=counts.late, control=counts.control, no_time=counts.no_time, dead=book.n_dead)
+
+    def _store_book(self, book: KafkaBook, next_seq: int) -> None:
+        """Inside the landing transaction: the consumed offsets, the batch's first coordinate, the next land_seq."""
         for (topic, partition), nxt in book.offsets.items():
-            con.execute(
+            self.con.execute(
                 "INSERT INTO raw_offsets VALUES (?, ?, ?) ON CONFLICT (topic, kafka_partition) "
                 "DO UPDATE SET next_offset = greatest(raw_offsets.next_offset, excluded.next_offset)",
                 [topic, partition, nxt])
         if book.first_coord is not None and self._meta("pending_first_coord") is None:
             self._set_meta("pending_first_coord", f"{book.first_coord[0]}:{book.first_coord[1]}")
         self._set_meta("next_land_seq", next_seq)
-        self.next_land_seq = next_seq
-        rows = self.con.execute(
-            "SELECT product_id, max_event_ns, min_accepted_event_ns, last_final_s FROM ctl_products").fetchall()
-        self.states = {p: ProductState(m, a, f) for p, m, a, f in rows}
-        return LandStats(records=counts.records + book.n_dead, frames=counts.frames, markers=counts.markers,
-                         late=counts.late, control=counts.control, no_time=counts.no_time, dead=book.n_dead)
 
     def _count(self, out: LandStats) -> LandStats:
         for name in out.__dataclass_fields__:

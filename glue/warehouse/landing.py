@@ -44,18 +44,35 @@ class ProductState:
 
 
 @dataclass
-class LandingBatch:
+class KafkaBook:
+    """What a batch of Kafka records contributes besides rows: offsets to store, its first coordinate, dead ones."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    first_coord: tuple[int, int] | None = None
+    n_dead: int = 0
+
+    def note(self, coord: Coord | None) -> tuple[Any, int | None, int | None, str | None]:
+        """Record one record's coordinate; returns (topic, partition, offset, Kafka key), all None for replay."""
+        if coord is None:
+            return None, None, None, None
+        topic, partition, offset = coord[0], int(coord[1]), int(coord[2])
+        tp = (topic, partition)
+        self.offsets[tp] = max(self.offsets.get(tp, -1), offset + 1)
+        if self.first_coord is None:
+            self.first_coord = (partition, offset)
+        return topic, partition, offset, (coord[3] if len(coord) > 3 else None)
+
+
+@dataclass
+class LandingBatch(KafkaBook):
     """Column lists ready for Arrow, plus what changed."""
 
     frames: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in FRAME_COLUMNS})
     markers: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in MARKER_COLUMNS})
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
-    first_coord: tuple[int, int] | None = None
     n_late: int = 0
     n_control: int = 0
     n_no_time: int = 0
-    n_dead: int = 0
 
 
 _msgspec_decode = msgspec.json.Decoder().decode
@@ -192,16 +209,7 @@ def build_batch(
     (f_seq, f_key, f_kind, f_recv, f_conn, f_iseq, f_payload, f_event, f_wm, f_topic, f_partition,
      f_offset) = (batch.frames[c].append for c in FRAME_COLUMNS)
     for i, rec in enumerate(records):
-        coord = coords[i] if coords is not None else None
-        topic = partition = offset = None
-        key: str | None = None
-        if coord is not None:
-            topic, partition, offset = coord[0], int(coord[1]), int(coord[2])
-            key = coord[3] if len(coord) > 3 else None
-            tp = (topic, partition)
-            batch.offsets[tp] = max(batch.offsets.get(tp, -1), offset + 1)
-            if batch.first_coord is None:
-                batch.first_coord = (partition, offset)
+        topic, partition, offset, key = batch.note(coords[i] if coords is not None else None)
         if rec is None:
             batch.n_dead += 1
             continue
@@ -269,4 +277,4 @@ def _frame_watermark(pk: str, event_ns: int | None, states: dict[str, ProductSta
     return wm
 
 
-__all__ = ["MARKER_DATA_GAP", "Coord", "LandingBatch", "ProductState", "build_batch", "envelope_event_ns"]
+__all__ = ["MARKER_DATA_GAP", "Coord", "KafkaBook", "LandingBatch", "ProductState", "build_batch", "envelope_event_ns"]

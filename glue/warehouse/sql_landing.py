@@ -3,8 +3,8 @@
 From v2 the landing facts (envelope event time, fan-out for archives, arrival watermark, typed ticker and
 trade fields) are computed by the SQL version itself (`sql/v2/005_landing.sql`), so `glue featurize` and
 `glue replay` share one implementation and each frame's JSON is parsed once, in DuckDB, in parallel.
-This module only fills the input table and runs the inserts; it owns no landing rule of its own, except
-the Kafka bookkeeping (offsets, first coordinate, dead-lettered records) that never reaches SQL.
+This module only points the input view at the records and runs the inserts; it owns no landing rule of its
+own (the Kafka bookkeeping, which never reaches SQL, is glue.warehouse.landing.KafkaBook, shared with v1).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from glue.records import KIND_FRAME, KIND_MARKER
+from glue.warehouse.landing import KafkaBook
 
 INPUT = "raw_landing_input"
 ROWS = "raw_landing_rows"
@@ -25,15 +26,6 @@ ARROW = "_landing_arrow"
 # read_ndjson types of an archive line (glue.records.Record.to_archive_line); anything else is refused
 _ARCHIVE_COLUMNS = ("{'v': 'BIGINT', 'kind': 'VARCHAR', 'recv_ns': 'BIGINT', 'conn': 'VARCHAR', 'iseq': 'BIGINT', "
                     "'frame': 'VARCHAR', 'marker': 'JSON'}")
-
-
-@dataclass
-class KafkaBook:
-    """What a Kafka batch contributes besides rows: offsets to store, its first coordinate, dead records."""
-
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    first_coord: tuple[int, int] | None = None
-    n_dead: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,15 +46,7 @@ def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] |
     cols: dict[str, list[Any]] = {c: [] for c in ("kafka_key", "kind", "recv_ns", "conn", "iseq", "frame", "marker",
                                                   "topic", "kafka_partition", "kafka_offset")}
     for i, rec in enumerate(records):
-        coord = coords[i] if coords is not None else None
-        topic = partition = offset = key = None
-        if coord is not None:
-            topic, partition, offset = coord[0], int(coord[1]), int(coord[2])
-            key = coord[3] if len(coord) > 3 else None
-            tp = (topic, partition)
-            book.offsets[tp] = max(book.offsets.get(tp, -1), offset + 1)
-            if book.first_coord is None:
-                book.first_coord = (partition, offset)
+        topic, partition, offset, key = book.note(coords[i] if coords is not None else None)
         if rec is None:
             book.n_dead += 1
             continue
