@@ -17,7 +17,9 @@ so that live and replay land the same rows.
 
 Markers (`MARKER_*`) tell replays where data may be missing. `data_gap` markers carry the
 interval in exchange time (`from_ns`, `to_ns`, both exclusive bounds of what may be missing) and
-the products they affect; the SQL gap rule reads only those.
+the products they affect; the SQL gap rule reads only those. `clock` markers (one per heartbeat) say that
+the connection carrying `products` has reached exchange time `at_ns`: written under each product's key, in
+the product's own order, they let the warehouse finalize a product that has gone quiet (SQL v3).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ CONTROL_KEY = "_control"
 KIND_FRAME = "frame"
 KIND_MARKER = "marker"
 
-# Marker types. Only data_gap changes features; the others are counted and kept for audits.
+# Marker types. data_gap changes features and (SQL v3 on) clock moves watermarks; the others are counted
+# and kept for audits.
 MARKER_DATA_GAP = "data_gap"  # data in (from_ns, to_ns) may be missing for `products`
+MARKER_CLOCK = "clock"  # the exchange clock of a connection carrying `products` reached `at_ns` (a heartbeat)
 MARKER_CONNECT = "connect"  # a connection opened (detail: url, attempt)
 MARKER_DISCONNECT = "disconnect"  # a connection ended (detail: code, reason, cause)
 MARKER_SUBSCRIBED = "subscribed"  # subscribe messages sent (detail: channels, products)

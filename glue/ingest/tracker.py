@@ -12,7 +12,9 @@ frame that revealed them:
 * a `heartbeat_counter` that does not go up by exactly 1: `heartbeat_gap` (no data is implied
   missing when `sequence_num` is continuous, so no `data_gap`);
 * the first frame of a new connection after an earlier one: `data_gap` over the disconnect window
-  (reason `disconnect` or `watchdog`), from the last good frame of any earlier connection.
+  (reason `disconnect` or `watchdog`), from the last good frame of any earlier connection;
+* an in-order heartbeat: `clock` at its envelope time over the products of the connection (nothing is
+  missing; it tells the warehouse how far the exchange clock got for products that sent nothing).
 
 Pure logic, no I/O: unit tested on its own.
 """
@@ -26,6 +28,7 @@ from typing import Any
 from glue.records import (
     CONTROL_KEY,
     MARKER_BAD_FRAME,
+    MARKER_CLOCK,
     MARKER_DATA_GAP,
     MARKER_DUPLICATE,
     MARKER_ERROR_FRAME,
@@ -164,6 +167,7 @@ class TrackerStats:
     error_frames: int = 0
     unknown_channel: int = 0
     disconnect_gaps: int = 0
+    clocks: int = 0  # clock markers written (one per in-order heartbeat)
 
 
 @dataclass
@@ -216,7 +220,7 @@ class StreamTracker:
                 self.stats.missing_messages += seq
                 markers.append(self._gap("seq_gap", info, {"conn": conn.conn_id, "expected": 0,
                                                             "got": seq, "missing": seq}))
-            self._accept(conn, info)
+            self._accept(conn, info, markers)
         elif seq > conn.expected:
             missing = seq - conn.expected
             self.stats.seq_gaps += 1
@@ -225,7 +229,7 @@ class StreamTracker:
                 self._gap("seq_gap", info, {"conn": conn.conn_id, "expected": conn.expected, "got": seq,
                                             "missing": missing})
             )
-            self._accept(conn, info)
+            self._accept(conn, info, markers)
         elif seq in conn.seen:
             self.stats.duplicates += 1
             markers.append({"type": MARKER_DUPLICATE, "products": [],
@@ -254,7 +258,7 @@ class StreamTracker:
             markers.append({"type": MARKER_BAD_FRAME, "products": [],
                             "detail": {"conn": conn_id, "reason": "unknown_channel", "channel": info.channel}})
 
-    def _accept(self, conn: _Conn, info: FrameInfo) -> None:
+    def _accept(self, conn: _Conn, info: FrameInfo, markers: list[dict[str, Any]]) -> None:
         seq = info.seq
         assert seq is not None
         conn.expected = seq + 1
@@ -264,6 +268,22 @@ class StreamTracker:
             conn.seen = {s for s in conn.seen if s > floor}
         if info.timestamp is not None:
             self._last_good_ts = info.timestamp
+        if info.cls == HEARTBEAT:
+            self._clock(conn, info, markers)
+
+    def _clock(self, conn: _Conn, info: FrameInfo, markers: list[dict[str, Any]]) -> None:
+        """A `clock` marker at an in-order heartbeat's exchange time, for every product of the connection.
+
+        The exchange sends a connection's messages in `sequence_num` order, so when its heartbeat stamped H
+        arrives, every frame it sent before H has arrived: the warehouse may then finalize a product that
+        sent nothing (SQL v3). Written under each product's key, it stays in that product's order in Kafka.
+        """
+        at_ns = event_ns(info.timestamp)
+        if at_ns is None or not self.products:
+            return
+        self.stats.clocks += 1
+        markers.append({"type": MARKER_CLOCK, "products": list(self.products), "at_ns": at_ns,
+                        "detail": {"conn": conn.conn_id, "seq": info.seq}})
 
     def _heartbeat(self, conn: _Conn, info: FrameInfo, markers: list[dict[str, Any]]) -> None:
         counter = info.heartbeat_counter

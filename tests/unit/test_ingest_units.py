@@ -94,8 +94,25 @@ def test_heartbeat_counter_jump_is_marked_without_data_gap():
     t = StreamTracker(["BTC-USD"])
     t.new_connection("c1")
     markers = run(t, [frame(0, "heartbeats", hb=10, ts=ts(0)), frame(1, "heartbeats", hb=13, ts=ts(3))])
-    assert [m["type"] for m in markers[1]] == ["heartbeat_gap"]
+    assert [m["type"] for m in markers[1]] == ["clock", "heartbeat_gap"]
     assert t.stats.heartbeat_gaps == 1
+
+
+def test_in_order_heartbeats_write_clock_markers_for_every_product():
+    t = StreamTracker(["ETH-USD", "BTC-USD"])
+    t.new_connection("c1")
+    markers = run(t, [frame(0, "heartbeats", hb=1, ts=ts(0)), frame(1, ts=ts(1)),
+                      frame(3, "heartbeats", hb=2, ts=ts(2)), frame(3, "heartbeats", hb=2, ts=ts(2)),
+                      frame(2, "heartbeats", hb=3, ts=ts(3)), frame(4, "heartbeats", hb=3, ts="not a time")])
+    clock = markers[0][0]
+    assert clock == {"type": "clock", "products": ["BTC-USD", "ETH-USD"], "at_ns": parse_rfc3339_ns(ts(0)),
+                     "detail": {"conn": "c1", "seq": 0}}
+    assert markers[1] == []  # a data frame: no clock
+    assert [m["type"] for m in markers[2]] == ["data_gap", "clock"]  # after a gap: the gap first
+    # a repeated or late heartbeat moves no clock; nor does one without a usable exchange time
+    assert [m["type"] for m in markers[3] + markers[4] + markers[5] if m["type"] == "clock"] == []
+    assert markers[3][0]["type"] == "duplicate" and markers[4][0]["type"] == "out_of_order"
+    assert t.stats.clocks == 2
 
 
 def test_bad_frames_are_marked_and_do_not_break_sequence():
