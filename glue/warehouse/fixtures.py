@@ -12,7 +12,15 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from glue.records import KIND_FRAME, KIND_MARKER, MARKER_DATA_GAP, Record, format_rfc3339_ns, parse_rfc3339_ns
+from glue.records import (
+    KIND_FRAME,
+    KIND_MARKER,
+    MARKER_CLOCK,
+    MARKER_DATA_GAP,
+    Record,
+    format_rfc3339_ns,
+    parse_rfc3339_ns,
+)
 
 __all__ = ["Record", "gap", "l2", "simulate_ticker_stream", "ticker", "trades"]
 
@@ -62,6 +70,12 @@ def gap(products: list[str], from_at: int | str, to_at: int | str, *, iseq: int 
     marker = {"type": MARKER_DATA_GAP, "reason": reason, "products": products, "from_ns": _ns(from_at),
               "to_ns": _ns(to_at), "detail": {}}
     return Record(kind=KIND_MARKER, recv_ns=_ns(to_at), conn=conn, iseq=iseq, marker=marker)
+
+
+def clock(products: list[str], at: int | str, *, iseq: int = 0, conn: str = "c1") -> Record:
+    """A clock marker (what ingest writes for a heartbeat): the exchange clock reached `at` for `products`."""
+    marker = {"type": MARKER_CLOCK, "products": products, "at_ns": _ns(at), "detail": {"conn": conn}}
+    return Record(kind=KIND_MARKER, recv_ns=_ns(at), conn=conn, iseq=iseq, marker=marker)
 
 
 def _frame(frame: dict, ns: int, conn: str, iseq: int, recv_ns: int | None) -> Record:

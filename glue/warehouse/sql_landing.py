@@ -125,10 +125,13 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
             SELECT
                 product_key AS product_id,
                 max(event_ns) AS max_event_ns,
-                min(event_ns) FILTER (WHERE arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns) AS min_accepted_ns
+                min(event_ns) FILTER (WHERE kind = 'frame' AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns))
+                    AS min_accepted_ns
             FROM {ROWS} AS r
             JOIN {MARKS} AS m ON m.rid = r.rowid
-            WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NOT NULL
+            -- frames, and the markers a version gives an event time (v3: clock markers); a clock moves the
+            -- product's event time but never starts its grid (min_accepted counts frames only)
+            WHERE product_key <> '_control' AND event_ns IS NOT NULL
             GROUP BY product_key
         )
         SELECT

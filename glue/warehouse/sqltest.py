@@ -12,6 +12,7 @@ directory names (sql/tests/v1 on v1, sql/tests/v2 on v2, whatever the manifest's
           - {trades: BTC-USD, at: "...", items: [["1", "101", "0.5"]], seq: 2}
           - {gap: [BTC-USD], from: "...", to: "..."}
           - {l2: BTC-USD, at: "...", seq: 3}   # only moves the product's event time (the watermark)
+          - {clock: [BTC-USD], at: "..."}      # a clock marker (ingest, per heartbeat): moves it too (v3 on)
           - {raw: '<frame text>', recv_ns: 0}    # a frame as-is (malformed, unknown channel, ...)
         batches: [2, 1]                    # optional cut sizes: land+finalize after each (default: one batch)
         tau: {BTC-USD: 2.0, default: 1.0}  # optional cfg_label_tau rows
@@ -79,6 +80,8 @@ def build_records(items: list[dict[str, Any]]) -> list[Record]:
                                  conn=conn))
         elif "gap" in it:
             out.append(fx.gap(list(it["gap"]), it["from"], it["to"], iseq=i, conn=conn))
+        elif "clock" in it:
+            out.append(fx.clock(list(it["clock"]), it["at"], iseq=i, conn=conn))
         elif "l2" in it:
             out.append(fx.l2(it["l2"], it["at"], seq=seq, conn=conn))
         elif "series" in it:

@@ -41,6 +41,20 @@ def messy_stream(seed: int, n: int) -> list[Record]:
     return out
 
 
+def with_clocks(records: list[Record], seed: int) -> list[Record]:
+    """The stream with clock markers (SQL v3 moves watermarks with them) after some records, for one or both
+    products, stamped from 1 s before to 3 s after that record's event time (so some frames become late)."""
+    rng = random.Random(seed)
+    out: list[Record] = []
+    for rec in records:
+        out.append(rec)
+        ns = _event_ns(rec) if rec.frame else None
+        if ns is not None and rng.random() < 0.05:
+            products = rng.choice([["BTC-USD"], ["ETH-USD"], ["BTC-USD", "ETH-USD"]])
+            out.append(fx.clock(products, ns + rng.randint(-10**9, 3 * 10**9), iseq=rec.iseq))
+    return out
+
+
 def one_shot(records: list[Record]) -> pa.Table:
     with Warehouse.open(":memory:", FS) as wh:
         wh.land(records)
@@ -97,6 +111,21 @@ def test_any_batching_and_restarts_equal_one_shot(tmp_path: Path, seed: int, cut
     assert live.num_rows > 0
     assert live.schema.equals(replay.schema)
     assert live.equals(replay)
+
+
+@pytest.mark.slow
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), cuts=st.lists(st.integers(1, 120), min_size=1, max_size=25),
+       restarts=st.sets(st.integers(0, 25), max_size=4))
+def test_clock_markers_any_batching_equal_one_shot(tmp_path: Path, seed: int, cuts: list[int],
+                                                   restarts: set[int]) -> None:
+    records = with_clocks(messy_stream(seed, 400), seed)
+    assert any(r.marker and r.marker["type"] == "clock" for r in records)
+    path = tmp_path / f"wh-clock-{seed}-{len(cuts)}-{len(restarts)}.duckdb"
+    path.unlink(missing_ok=True)
+    live = cut_and_restart(records, path, cuts, restarts)
+    assert live.num_rows > 0
+    assert live.equals(one_shot(records))
 
 
 def test_one_record_batches_equal_one_shot(tmp_path: Path) -> None:
