@@ -6,9 +6,12 @@ Prints:
   plus the lateness rule: the row for second t is final only once a frame with event time
   > t + lateness_s arrives, so latency >= (t - event time) + lateness_s, i.e. 2-3 s with the defaults;
 * **throughput**, frames/s of `glue featurize` over a backlog, and its **peak memory** (max RSS);
-* **per-batch cost** of the live loop with a small and a large warehouse (rows already landed).
+* **per-batch cost** of the live loop with a small and a large warehouse (rows already landed);
+* with `--quiet-seconds S` (or `--only-quiet`): the latency of a **quiet product** (a frame every 15 s, clock
+  markers every second as ingest writes them per heartbeat), SQL v3 (clocks finalize it) against v2.
 
-Run: `.venv/bin/python -m bench.featurize [--bootstrap HOST:PORT] [--frames N] [--large-rows N]`
+Run: `.venv/bin/python -m bench.featurize [--bootstrap HOST:PORT] [--frames N] [--large-rows N]
+[--quiet-seconds S | --only-quiet]`
 (without --bootstrap it starts a throwaway local broker with docker/local-kafka and stops it after).
 """
 
@@ -103,19 +106,31 @@ def bench_throughput(bootstrap: str, work: Path, frames: int) -> dict[str, float
     return out
 
 
-def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float) -> dict[str, float]:
-    """Produce frames paced in real time (event time = receipt time = now); time rows into ticks.features."""
+QUIET = "SOL-USD"  # the quiet product of the quiet-product run
+
+
+def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float, *, quiet_every_s: float = 0.0,
+                  sql_version: str | None = None) -> dict[str, float]:
+    """Produce frames paced in real time (event time = receipt time = now); time rows into ticks.features.
+
+    With `quiet_every_s`, BTC-USD and ETH-USD share `rate_per_s` while QUIET sends one frame every
+    `quiet_every_s` seconds, and a clock marker for all three goes out every second (what ingest writes per
+    heartbeat): the quiet product's latency shows whether clocks finalize it (SQL v3) or not (v2).
+    """
     from confluent_kafka import Consumer, Producer
 
     from glue.config import KafkaSettings
     from glue.kafka import consumer_config, ensure_topics, producer_config
+    from glue.records import KIND_MARKER, MARKER_CLOCK
 
     ks = KafkaSettings(bootstrap_servers=bootstrap)
-    topic_in, topic_out = unique_name("lat-raw"), unique_name("lat-feat")
+    name = f"quiet-{sql_version or 'current'}" if quiet_every_s else "latency"
+    topic_in, topic_out = unique_name(f"{name}-raw"), unique_name(f"{name}-feat")
     ensure_topics(ks, {topic_in: 6, topic_out: 6})
-    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, "latency", until_idle_s=6)
-    log = open(work / "latency.log", "wb")  # noqa: SIM115 - closed after the process ends
-    proc = subprocess.Popen(cmd, cwd=REPO, env=featurize_env(unique_name("lat-dlq"), max_batch_frames=500),
+    cmd = featurize_cmd(bootstrap, topic_in, topic_out, work, name, until_idle_s=6)
+    features = {"max_batch_frames": 500, **({"sql_version": sql_version} if sql_version else {})}
+    log = open(work / f"{name}.log", "wb")  # noqa: SIM115 - closed after the process ends
+    proc = subprocess.Popen(cmd, cwd=REPO, env=featurize_env(unique_name(f"{name}-dlq"), **features),
                             stdout=log, stderr=subprocess.STDOUT)
     seen: dict[tuple[str, str], int] = {}
     done = threading.Event()
@@ -134,47 +149,64 @@ def bench_latency(bootstrap: str, work: Path, seconds: float, rate_per_s: float)
     reader.start()
     time.sleep(3.0)  # featurize joins its group
     producer = Producer(producer_config(ks, linger_ms=0))
+    busy = PRODUCTS[:2] if quiet_every_s else PRODUCTS
     sent: list[tuple[str, int, int]] = []
     interval = 1.0 / rate_per_s
     start = time.monotonic()
+    next_quiet = next_clock = start
     i = 0
     while time.monotonic() - start < seconds:
         now = time.time_ns()
-        product = PRODUCTS[i % len(PRODUCTS)]
-        px = 100.0 + (i % 17) * 0.01
-        frame = json.dumps({
-            "channel": "ticker", "timestamp": format_rfc3339_ns(now), "sequence_num": i,
-            "events": [{"type": "update", "tickers": [{
-                "type": "ticker", "product_id": product, "price": f"{px:.2f}",
-                "best_bid": f"{px - 0.01:.2f}", "best_bid_quantity": "1.0",
-                "best_ask": f"{px + 0.01:.2f}", "best_ask_quantity": "2.0"}]}],
-        }, separators=(",", ":"))
-        rec = Record(kind=KIND_FRAME, recv_ns=now, conn="bench", iseq=i, frame=frame)
-        producer.produce(topic_in, key=product.encode(), value=rec.kafka_value(), headers=rec.kafka_headers(i))
+        due = [busy[i % len(busy)]]
+        if quiet_every_s and time.monotonic() >= next_quiet:
+            due.append(QUIET)
+            next_quiet += quiet_every_s
+        for product in due:
+            px = 100.0 + (i % 17) * 0.01
+            frame = json.dumps({
+                "channel": "ticker", "timestamp": format_rfc3339_ns(now), "sequence_num": i,
+                "events": [{"type": "update", "tickers": [{
+                    "type": "ticker", "product_id": product, "price": f"{px:.2f}",
+                    "best_bid": f"{px - 0.01:.2f}", "best_bid_quantity": "1.0",
+                    "best_ask": f"{px + 0.01:.2f}", "best_ask_quantity": "2.0"}]}],
+            }, separators=(",", ":"))
+            rec = Record(kind=KIND_FRAME, recv_ns=now, conn="bench", iseq=i, frame=frame)
+            producer.produce(topic_in, key=product.encode(), value=rec.kafka_value(), headers=rec.kafka_headers(i))
+            sent.append((product, now, now))
+            i += 1
+        if quiet_every_s and time.monotonic() >= next_clock:
+            products = [*busy, QUIET]
+            clock = Record(kind=KIND_MARKER, recv_ns=now, conn="bench", iseq=i,
+                           marker={"type": MARKER_CLOCK, "products": products, "at_ns": now})
+            for product in products:  # one record per product key, as ingest's fan-out writes it
+                producer.produce(topic_in, key=product.encode(), value=clock.kafka_value(),
+                                 headers=clock.kafka_headers(i))
+            next_clock += 1.0
+            i += 1
         producer.poll(0)
-        sent.append((product, now, now))
-        i += 1
         time.sleep(max(0.0, start + i * interval - time.monotonic()))
     producer.flush(10)
     proc.wait(timeout=120)
     log.close()
     done.set()
     reader.join(10)
-    latencies = []
+    by_class: dict[str, list[float]] = {"busy": [], "quiet": []}
     for product, event_ns, recv_ns in sent:
         second = -(-event_ns // 1_000_000_000)
         key = (product, format_rfc3339_ns(second * 1_000_000_000))
         if key in seen:
-            latencies.append((seen[key] - recv_ns) / 1e6)
-    latencies.sort()
-    if not latencies:
-        raise SystemExit(f"no feature rows seen; see {work / 'latency.log'}")
-    return {
-        "frames": len(sent), "frames_with_row": len(latencies),
-        "p50_ms": latencies[len(latencies) // 2],
-        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "cmd": " ".join(cmd[1:]),
-    }
+            by_class["quiet" if product == QUIET and quiet_every_s else "busy"].append((seen[key] - recv_ns) / 1e6)
+    if not by_class["busy"]:
+        raise SystemExit(f"no feature rows seen; see {work / f'{name}.log'}")
+    out: dict[str, float] = {"frames": len(sent), "cmd": " ".join(cmd[1:])}
+    for cls, lat in by_class.items():
+        lat.sort()
+        out[f"{cls}_frames"] = sum(1 for p, _, _ in sent if (p == QUIET and bool(quiet_every_s)) == (cls == "quiet"))
+        out[f"{cls}_with_row"] = len(lat)
+        out[f"{cls}_p50_ms"] = lat[len(lat) // 2] if lat else float("nan")
+        out[f"{cls}_p99_ms"] = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")
+    out.update(frames_with_row=out["busy_with_row"], p50_ms=out["busy_p50_ms"], p99_ms=out["busy_p99_ms"])
+    return out
 
 
 def prefill(warehouse: Path, frames: int, start_ns: int) -> int:
@@ -247,12 +279,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
     parser.add_argument("--live-frames", type=int, default=10_000, help="frames per per-batch-cost run")
+    parser.add_argument("--quiet-seconds", type=float, default=0.0,
+                        help="also run the quiet-product latency (SQL v3 vs v2) for this long (0: skip)")
+    parser.add_argument("--quiet-every", type=float, default=15.0, help="the quiet product's seconds between frames")
+    parser.add_argument("--only-quiet", action="store_true", help="run only the quiet-product latency")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-featurize-"))
     home = work / "kafka"
     bootstrap = args.bootstrap or start_broker(home)
     try:
         print(f"work dir {work}; broker {bootstrap}", flush=True)
+        if args.quiet_seconds or args.only_quiet:
+            for version in ("v3", "v2"):
+                q = bench_latency(bootstrap, work, args.quiet_seconds or 60.0, args.rate,
+                                  quiet_every_s=args.quiet_every, sql_version=version)
+                print(f"quiet product ({QUIET}: a frame every {args.quiet_every:g} s, clock markers every 1 s), "
+                      f"SQL {version}: recv -> committed row p50 {q['quiet_p50_ms']:.0f} ms, p99 "
+                      f"{q['quiet_p99_ms']:.0f} ms, {q['quiet_with_row']}/{q['quiet_frames']} frames with a row; "
+                      f"busy products p50 {q['busy_p50_ms']:.0f} ms, p99 {q['busy_p99_ms']:.0f} ms", flush=True)
+            if args.only_quiet:
+                return
         thr = bench_throughput(bootstrap, work, args.frames)
         rate = thr["frames"] / thr["busy_s"] if thr["busy_s"] == thr["busy_s"] else float("nan")
         print(f"throughput: {thr['frames']} frames in {thr['busy_s']:.2f} s busy ({rate:,.0f} frames/s), "
