@@ -2,10 +2,10 @@
 -- v3 / 005_landing: the landing step. Turns the records of one landing transaction into raw_* rows.
 -- v3 lands the same rows as v2 (sql/v2/005_landing.sql), faster (measured: bench/replay.py, docs in README):
 --   * land_seq = first_land_seq + the row's position in raw_landing_rows (no row_number window), and the
---     order-dependent marks are stored in raw_landing_rows' order, so the per-product state and the counts
---     read the two scratch tables side by side (POSITIONAL JOIN) instead of hash-joining 10^6 row ids.
---     (The inserts keep the hash join: a positional scan runs on one thread, measured slower in wall time
---     on 2 cores for the wide rows, though cheaper in CPU);
+--     order-dependent marks are stored in raw_landing_rows' order, so the per-product state, the counts and
+--     the common one-ticker items read the two scratch tables side by side (POSITIONAL JOIN) instead of
+--     hash-joining 10^6 row ids. (raw_frames and the rarer shapes keep the hash join: a positional scan runs
+--     on one thread, measured slower in wall time on 2 cores for the wide frame rows, though cheaper in CPU);
 --   * the per-product watermark state and the landing's counts are macros here (raw_land_products,
 --     raw_land_counts), on the same side-by-side read.
 -- The engine points the temporary view raw_landing_input at the records (one row per record, in arrival order:
@@ -77,8 +77,8 @@ CREATE TEMP TABLE IF NOT EXISTS raw_landing_rows (
 
 -- raw_landing_marks
 -- grain: one row per raw_landing_rows row (rid = its rowid), in rid order: raw_land_marks(...) materialised by
---        the engine; row i of this table belongs to row i of raw_landing_rows (raw_land_products and
---        raw_land_counts read them with POSITIONAL JOIN; the inserts join on rid = rowid).
+--        the engine; row i of this table belongs to row i of raw_landing_rows (read side by side with
+--        POSITIONAL JOIN, or joined on rid = rowid).
 -- purpose: connection-local scratch: the land_seq and the arrival watermark of each landing row.
 CREATE TEMP TABLE IF NOT EXISTS raw_landing_marks (
     rid BIGINT,
@@ -312,7 +312,7 @@ WITH simple AS (
         r.t_best_bid AS best_bid, r.t_best_ask AS best_ask, r.t_best_bid_qty AS best_bid_qty,
         r.t_best_ask_qty AS best_ask_qty
     FROM raw_landing_rows AS r
-    JOIN raw_landing_marks AS m ON m.rid = r.rowid
+    POSITIONAL JOIN raw_landing_marks AS m
     WHERE r.kind = 'frame' AND r.channel = 'ticker' AND r.is_simple AND r.t_product_id = r.product_key
 ),
 other_frames AS (
