@@ -99,6 +99,11 @@ class Warehouse:
         self.states: dict[str, ProductState] = {}
         self.next_land_seq = 0
         self.stats = LandStats()
+        self._state_macros = False  # the version's landing computes ctl_products and the counts (v3 on)
+        if version.landing == "sql":
+            from glue.warehouse import sql_landing
+
+            self._state_macros = sql_landing.has_state_macros(con)
         self._load_state()
 
     # ------------------------------------------------------------------ open / close
@@ -253,7 +258,8 @@ class Warehouse:
         """Inside a transaction: run the landing macros over raw_landing_input, store offsets and counters."""
         from glue.warehouse import sql_landing
 
-        next_seq, counts = sql_landing.land_input(self.con, self.next_land_seq, self.lateness_ns)
+        next_seq, counts = sql_landing.land_input(self.con, self.next_land_seq, self.lateness_ns,
+                                                   state_macros=self._state_macros)
         self._store_book(book, next_seq)
         self._load_state()  # the landing SQL updated ctl_products
         return LandStats(records=counts.records + book.n_dead, frames=counts.frames, markers=counts.markers,

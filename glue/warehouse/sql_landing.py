@@ -1,8 +1,9 @@
 """SQL landing (SQL v2 on): records or archive files -> `raw_landing_input` -> the version's landing macros.
 
 From v2 the landing facts (envelope event time, fan-out for archives, arrival watermark, typed ticker and
-trade fields) are computed by the SQL version itself (`sql/v2/005_landing.sql`), so `glue featurize` and
-`glue replay` share one implementation and each frame's JSON is parsed once, in DuckDB, in parallel.
+trade fields) are computed by the SQL version itself (`sql/v2/005_landing.sql`, `sql/v3/005_landing.sql`),
+so `glue featurize` and `glue replay` share one implementation and each frame's JSON is parsed once, in DuckDB,
+in parallel.
 This module only points the input view at the records and runs the inserts; it owns no landing rule of its
 own (the Kafka bookkeeping, which never reaches SQL, is glue.warehouse.landing.KafkaBook, shared with v1).
 """
@@ -95,11 +96,20 @@ def input_from_archives(con: Any, paths: Sequence[str]) -> None:
     """)
 
 
-def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, LandedCounts]:
+def has_state_macros(con: Any) -> bool:
+    """Whether the applied SQL version defines raw_land_products / raw_land_counts (v3 on): then its marks are
+    stored in landing-row order and the version computes the per-product state and the counts itself."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_functions() "
+                            "WHERE function_name IN ('raw_land_products', 'raw_land_counts')").fetchall()[0][0] == 2)
+
+
+def land_input(con: Any, first_land_seq: int, lateness_ns: int, *,
+               state_macros: bool = False) -> tuple[int, LandedCounts]:
     """Run the landing macros over `raw_landing_input` (inside the caller's transaction).
 
     Inserts raw_frames, raw_markers, raw_ticker_items, raw_trade_items and the per-product watermark state
-    (ctl_products); returns (next land_seq, counts).
+    (ctl_products); returns (next land_seq, counts). `state_macros` (see `has_state_macros`): the version's
+    raw_land_products() / raw_land_counts(...) give the state and the counts (v3 on); else (v2) the SQL here.
     """
     seq, lateness = int(first_land_seq), int(lateness_ns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM raw_land_rows()")
@@ -119,19 +129,23 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
     con.execute("INSERT INTO raw_ticker_items SELECT * FROM raw_land_ticker_items()")
     if n_trade_frames:
         con.execute("INSERT INTO raw_trade_items SELECT * FROM raw_land_trade_items()")
+    if state_macros:
+        con.execute("INSERT OR REPLACE INTO ctl_products SELECT * FROM raw_land_products()")
+        *row, misaligned = con.execute(f"SELECT * FROM raw_land_counts(CAST({seq} AS BIGINT))").fetchall()[0]
+        if misaligned:  # never seen: the scratch tables are written in order by construction
+            raise RuntimeError(f"landing scratch rows out of order ({misaligned} rows); nothing landed")
+        _clear_scratch(con)
+        return int(row[6]), LandedCounts(*(int(x) for x in row[:6]))
     con.execute(f"""
         INSERT OR REPLACE INTO ctl_products
         WITH landed AS (
             SELECT
                 product_key AS product_id,
                 max(event_ns) AS max_event_ns,
-                min(event_ns) FILTER (WHERE kind = 'frame' AND (arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns))
-                    AS min_accepted_ns
+                min(event_ns) FILTER (WHERE arrival_wm_ns IS NULL OR event_ns >= arrival_wm_ns) AS min_accepted_ns
             FROM {ROWS} AS r
             JOIN {MARKS} AS m ON m.rid = r.rowid
-            -- frames, and the markers a version gives an event time (v3: clock markers); a clock moves the
-            -- product's event time but never starts its grid (min_accepted counts frames only)
-            WHERE product_key <> '_control' AND event_ns IS NOT NULL
+            WHERE kind = 'frame' AND product_key <> '_control' AND event_ns IS NOT NULL
             GROUP BY product_key
         )
         SELECT
@@ -154,9 +168,13 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int) -> tuple[int, La
         FROM {ROWS} AS r
         JOIN {MARKS} AS m ON m.rid = r.rowid
     """).fetchall()[0]
+    _clear_scratch(con)
+    return int(row[6]), LandedCounts(*(int(x) for x in row[:6]))
+
+
+def _clear_scratch(con: Any) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM {ROWS} LIMIT 0")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS SELECT * FROM {MARKS} LIMIT 0")
-    return int(row[6]), LandedCounts(*(int(x) for x in row[:6]))
 
 
 def clear_input(con: Any) -> None:

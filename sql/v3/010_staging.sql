@@ -4,7 +4,7 @@
 -- time after t - 600 s (v2 looked only up to the step's hi_ns, so the outcome could depend on batch cuts).
 -- Each stg_* is a table macro over an event-time range (lo_ns, hi_ns] (the incremental engine passes the
 -- bounded range it needs, so its cost does not grow with history) plus a view over all history.
--- Reads the columns typed at landing (v2/005_landing.sql): no JSON is parsed here.
+-- Reads the columns typed at landing (005_landing.sql): no JSON is parsed here.
 -- Rules, identical in live and replay because they depend only on data and per-product arrival order:
 --   late        a row with event_ns < arrival_wm_ns is dropped (counted by the engine's stats);
 --   duplicate   ticker frames with the same (product_key, conn, sequence_num, event_ns) are one frame: the
