@@ -1,5 +1,6 @@
-"""SQL v3 (the draft) gives the feature rows of the released v2, bit for bit, on inputs without the one case where
-v3's rule differs (a trade's duplicate landed earlier but stamped after the step's end: none of these has one).
+"""SQL v3 gives the feature rows of v2, bit for bit, on inputs without the two cases where v3's rules differ (a
+trade's duplicate landed earlier but stamped after the step's end; clock markers, which only v3 counts as event
+times): none of these inputs has either.
 
 v3 also lands faster (its own sql/v3/005_landing.sql; the raw rows are v2's: tests/sql/test_landing_v3.py).
 Every column except `sql_version` must be equal, every bit of every double, on
