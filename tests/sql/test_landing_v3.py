@@ -170,3 +170,23 @@ def test_archive_steps_land_v2_rows(tmp_path: Path) -> None:
         assert a.con.sql(state).fetchall() == b.con.sql(state).fetchall() == c.con.sql(state).fetchall()
         assert a.con.sql("SELECT max(land_seq) FROM raw_frames").fetchall() == \
             b.con.sql("SELECT max(land_seq) FROM raw_frames").fetchall()
+
+
+def test_clock_markers_move_only_the_event_time_and_only_when_well_formed() -> None:
+    """A clock marker's at_ns (an integer of ns in [2000, 2100)) counts as an event time of each of its products;
+    a clock without a usable at_ns lands (raw_markers) and moves nothing; no clock starts a product's grid."""
+    from glue.records import KIND_MARKER, Record
+
+    def clock(i: int, products: list[str], **fields: Any) -> Record:
+        return Record(KIND_MARKER, 0, "c1", i, marker={"type": "clock", "products": products, **fields})
+
+    t0 = 1_767_225_600 * 10**9
+    bad = [clock(1, ["BTC-USD"], at_ns="soon"), clock(2, ["BTC-USD"], at_ns=10**30), clock(3, ["BTC-USD"]),
+           clock(4, ["BTC-USD"], at_ns=5), clock(5, ["BTC-USD"], at_ns=None), clock(7, ["BTC-USD"], at_ns=[1])]
+    with Warehouse.open(":memory:", V3) as w:
+        w.land([*bad, clock(6, ["ETH-USD"], at_ns=t0 + 9 * 10**9)])
+        state = w.con.execute("SELECT product_id, max_event_ns, min_accepted_event_ns, last_final_s "
+                              "FROM ctl_products ORDER BY 1").fetchall()
+        assert state == [("ETH-USD", t0 + 9 * 10**9, None, None)]
+        assert w.con.execute("SELECT count(*) FROM raw_markers").fetchall()[0][0] == 7
+        assert w.finalize().num_rows == 0
