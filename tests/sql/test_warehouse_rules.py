@@ -118,6 +118,31 @@ def test_released_version_is_frozen(released_copy: Path) -> None:
         load_version(released_copy, "v1")
 
 
+def test_released_versions_record_their_file_hashes() -> None:
+    from glue.warehouse.manifest import file_hashes
+
+    manifest = yaml.safe_load(Path("sql/manifest.yml").read_text())
+    for name, spec in manifest["versions"].items():
+        if spec["status"] == "released":
+            assert spec.get("file_sha256") == file_hashes(load_version("sql", name, check_frozen=False).files), (
+                f"run: python -m glue.warehouse.manifest --record-hashes {name}")
+
+
+def test_unchanged_released_files_skip_sqlglot_and_any_edit_is_checked(released_copy: Path, monkeypatch) -> None:
+    import glue.warehouse.manifest as manifest
+
+    def no_sqlglot(_text: str) -> dict[str, str]:
+        raise AssertionError("fingerprinted an unchanged released file")
+
+    monkeypatch.setattr(manifest, "statement_fingerprints", no_sqlglot)
+    assert load_version(released_copy, "v2").fingerprints  # the recorded ones, from the file hashes
+    monkeypatch.undo()
+    staging = released_copy / "v2" / "010_staging.sql"
+    staging.write_text(staging.read_text().replace("<= hi_ns", "< hi_ns", 1))
+    with pytest.raises(WarehouseError, match="frozen"):
+        load_version(released_copy, "v2")
+
+
 def test_fingerprint_ignores_comments_and_case() -> None:
     a = statement_fingerprints("CREATE VIEW v AS SELECT a FROM t -- x\n;")
     b = statement_fingerprints("create view v as\n  select a\n  from t;")
