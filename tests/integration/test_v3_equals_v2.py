@@ -19,21 +19,13 @@ from typing import Any
 
 import pytest
 
-from glue.config import FeatureSettings
-from glue.replay import expand_paths, replay
 from glue.warehouse import fixtures as fx
 from tests.integration.featurize_support import assert_tables_bitwise_equal
 from tests.integration.ingest_support import CAPTURE_SETS, SHARED_CAPTURES
+from tests.integration.test_v2_equals_v1 import features, imported_capture  # noqa: F401  (fixture)
 from tests.sql.test_landing_v2 import write_market_archive
 
 pytestmark = pytest.mark.slow
-
-
-def features(paths: list[str], version: str) -> Any:
-    """The replayed feature rows of `paths` at SQL `version`, without the `sql_version` column."""
-    table, _ = replay(paths, None, FeatureSettings(sql_version=version))
-    assert set(table.column("sql_version").to_pylist()) <= {version}
-    return table.drop_columns(["sql_version"])
 
 
 def assert_v3_equals_v2(paths: list[str]) -> None:
@@ -73,16 +65,6 @@ def test_bench_simulated_day_in_steps(tmp_path: Path, monkeypatch: Any) -> None:
     assert_v3_equals_v2(paths)
 
 
-@pytest.fixture(scope="module", params=CAPTURE_SETS)
-def imported_capture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """One real capture set imported with the project's importer (once per capture): its archive files."""
-    from glue.importer import import_captures
-
-    out = tmp_path_factory.mktemp(f"imported-{request.param}")
-    import_captures([str(SHARED_CAPTURES / request.param)], str(out))
-    return expand_paths([str(out)])
-
-
 @pytest.mark.skipif(not CAPTURE_SETS, reason=f"real captures not present at {SHARED_CAPTURES}")
-def test_real_capture(imported_capture: list[str]) -> None:
+def test_real_capture(imported_capture: list[str]) -> None:  # noqa: F811  (the imported fixture)
     assert_v3_equals_v2(imported_capture)
