@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from glue.config import FeatureSettings
 from glue.errors import WarehouseError
 from glue.records import Record
+from glue.warehouse.book import BookFold, has_book
 from glue.warehouse.landing import FRAME_COLUMNS, MARKER_COLUMNS, Coord, KafkaBook, ProductState, build_batch
 from glue.warehouse.manifest import SqlVersion, load_version
 
@@ -104,6 +105,8 @@ class Warehouse:
             from glue.warehouse import sql_landing
 
             self._state_macros = sql_landing.has_state_macros(con)
+        self._book: BookFold | None = BookFold(con) if has_book(con) else None  # level2 book (v4 on)
+        self.book_breaks: dict[str, int] = {}  # reason -> breaks of a valid book (data_gap, late_frame, ...)
         self._load_state()
 
     # ------------------------------------------------------------------ open / close
@@ -317,6 +320,8 @@ class Warehouse:
             con.register("_scope", scope)
             con.execute("INSERT INTO ctl_finalize SELECT product_id, from_s, to_s FROM _scope")
             con.unregister("_scope")
+            if self._book is not None:
+                folded = self._book.step(ranges, lo, hi)
             con.execute("INSERT INTO int_grid_1s SELECT * FROM "
                         f"int_grid_1s_step(CAST({lo} AS BIGINT), CAST({hi} AS BIGINT))")
             con.execute(
@@ -338,10 +343,22 @@ class Warehouse:
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
+            if self._book is not None:
+                self._book.forget()
             raise
         for pid, (_, to_s) in ranges.items():
             self.states[pid].last_final_s = to_s
+        if self._book is not None:
+            self._note_book_breaks(folded.breaks)
         return self.batch_rows(batch_id)
+
+    def _note_book_breaks(self, breaks: dict[str, int]) -> None:
+        """Count and log the level2 books that became invalid (the grid falls back to the ticker's quote)."""
+        for reason, n in sorted(breaks.items()):
+            self.book_breaks[reason] = self.book_breaks.get(reason, 0) + n
+        if breaks:
+            log.info("level2 book breaks this step: %s (until the next snapshot the top of book comes from the "
+                     "ticker channel)", ", ".join(f"{r} {n}" for r, n in sorted(breaks.items())))
 
     # ------------------------------------------------------------------ export watermark
     def batch_rows(self, batch_id: int) -> pa.Table:

@@ -57,12 +57,20 @@ def trades(product: str, at: int | str, items: list[tuple[str, str, str]], *, se
     return _frame(frame, ns, conn, seq, recv_ns)
 
 
-def l2(product: str, at: int | str, *, seq: int, conn: str = "c1") -> Record:
-    """An l2_data update without levels: advances the product's event time and nothing else in v1."""
+def l2(product: str, at: int | str, *, seq: int, conn: str = "c1", kind: str = "update",
+       bids: list | tuple = (), asks: list | tuple = (), levels: list | tuple = (), iseq: int | None = None,
+       recv_ns: int | None = None) -> Record:
+    """An l2_data frame of one `kind` event (snapshot | update): bids/asks are (price, new quantity) pairs,
+    `levels` raw (side, price_level, new_quantity) items. Without levels it only advances the product's
+    event time (all that v1-v3 take from level2)."""
     ns = _ns(at)
-    frame = {"channel": "l2_data", "timestamp": format_rfc3339_ns(ns), "sequence_num": seq,
-             "events": [{"type": "update", "product_id": product, "updates": []}]}
-    return _frame(frame, ns, conn, seq, None)
+    stamp = format_rfc3339_ns(ns)
+    items = [("bid", p, q) for p, q in bids] + [("offer", p, q) for p, q in asks] + list(levels)
+    updates = [{"side": side, "event_time": stamp, "price_level": price, "new_quantity": qty}
+               for side, price, qty in items]
+    frame = {"channel": "l2_data", "timestamp": stamp, "sequence_num": seq,
+             "events": [{"type": kind, "product_id": product, "updates": updates}]}
+    return _frame(frame, ns, conn, seq if iseq is None else iseq, recv_ns)
 
 
 def gap(products: list[str], from_at: int | str, to_at: int | str, *, iseq: int = 0, conn: str = "c1",

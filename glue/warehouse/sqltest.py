@@ -11,7 +11,9 @@ directory names (sql/tests/v1 on v1, sql/tests/v2 on v2, whatever the manifest's
           - {ticker: BTC-USD, at: "2026-01-01T00:00:00.4Z", bid: "100", ask: "102", seq: 1}
           - {trades: BTC-USD, at: "...", items: [["1", "101", "0.5"]], seq: 2}
           - {gap: [BTC-USD], from: "...", to: "..."}
-          - {l2: BTC-USD, at: "...", seq: 3}   # only moves the product's event time (the watermark)
+          - {l2: BTC-USD, at: "...", seq: 3}   # no levels: only moves the product's event time (the watermark)
+          - {l2: BTC-USD, at: "...", seq: 4, type: snapshot, bids: [["100", "1"]], asks: [["101", "2"]]}
+                                             # level2 (v4 on: the book); `levels: [[side, price, qty]]` raw items
           - {clock: [BTC-USD], at: "..."}      # a clock marker (ingest, per heartbeat): moves it too (v3 on)
           - {raw: '<frame text>', recv_ns: 0}    # a frame as-is (malformed, unknown channel, ...)
         batches: [2, 1]                    # optional cut sizes: land+finalize after each (default: one batch)
@@ -83,7 +85,9 @@ def build_records(items: list[dict[str, Any]]) -> list[Record]:
         elif "clock" in it:
             out.append(fx.clock(list(it["clock"]), it["at"], iseq=i, conn=conn))
         elif "l2" in it:
-            out.append(fx.l2(it["l2"], it["at"], seq=seq, conn=conn))
+            out.append(fx.l2(it["l2"], it["at"], seq=seq, conn=conn, kind=it.get("type", "update"),
+                             bids=_pairs(it.get("bids")), asks=_pairs(it.get("asks")),
+                             levels=[tuple(map(_s, lv)) for lv in it.get("levels") or []]))
         elif "series" in it:
             out.extend(_series(it, len(out)))
         elif "raw" in it:
@@ -108,6 +112,10 @@ def _series(it: dict[str, Any], first_iseq: int) -> list[Record]:
                              conn=it.get("conn", "c1"), bid_qty=str(it.get("bid_qty", 1)),
                              ask_qty=str(it.get("ask_qty", 1)), iseq=first_iseq + k))
     return out
+
+
+def _pairs(v: Any) -> list[tuple[str | None, str | None]]:
+    return [(_s(p), _s(q)) for p, q in v or []]
 
 
 def _s(v: Any) -> str | None:

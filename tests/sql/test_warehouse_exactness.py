@@ -62,9 +62,10 @@ def one_shot(records: list[Record]) -> pa.Table:
         return wh.features()
 
 
-def cut_and_restart(records: list[Record], path: Path, cuts: list[int], restarts: set[int]) -> pa.Table:
+def cut_and_restart(records: list[Record], path: Path, cuts: list[int], restarts: set[int],
+                    fs: FeatureSettings = FS) -> pa.Table:
     parts = []
-    wh = Warehouse.open(str(path), FS)
+    wh = Warehouse.open(str(path), fs)
     start = 0
     try:
         for k, size in enumerate([*cuts, len(records)]):
@@ -75,7 +76,7 @@ def cut_and_restart(records: list[Record], path: Path, cuts: list[int], restarts
                 parts.append(wh.finalize())
             if k in restarts:
                 wh.close()
-                wh = Warehouse.open(str(path), FS)
+                wh = Warehouse.open(str(path), fs)
             if start >= len(records):
                 break
         emitted = pa.concat_tables(parts).sort_by([("product_id", "ascending"), ("second_at", "ascending")])
