@@ -135,7 +135,10 @@ def inspect_frame(text: str) -> FrameInfo:
 
 def _heartbeat_counter(obj: dict[str, Any]) -> int | None:
     # The docs show a string, production sends an integer: accept both.
-    for event in obj.get("events") or ():
+    events = obj.get("events")
+    if not isinstance(events, list):  # e.g. "events": 5 must not raise (the frame is still archived)
+        return None
+    for event in events:
         if isinstance(event, dict) and "heartbeat_counter" in event:
             value = event["heartbeat_counter"]
             if isinstance(value, bool):

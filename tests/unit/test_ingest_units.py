@@ -36,6 +36,7 @@ def test_inspect_classifies_and_keys_match_fanout_keys():
         "[1,2]": BAD,
         json.dumps({"channel": "mystery", "sequence_num": 3, "timestamp": ts(1)}): UNKNOWN_CHANNEL,
         json.dumps({"channel": "ticker", "timestamp": ts(1), "events": []}): BAD,  # no sequence_num
+        json.dumps({"channel": "heartbeats", "timestamp": ts(1), "sequence_num": 4, "events": 5}): HEARTBEAT,
     }
     for text, expected in cases.items():
         info = inspect_frame(text)
