@@ -95,6 +95,10 @@ class IngestSettings:
     channels: tuple[str, ...] = ("ticker", "market_trades", "level2", "heartbeats")
     minutes: float = 0.0  # 0 = until stopped
     watchdog_s: float = 10.0
+    # After a sequence gap, level2 is unsubscribed and resubscribed for fresh book snapshots: at most once
+    # per this many seconds per connection; no snapshot for timeout seconds after that -> reconnect.
+    l2_resnapshot_interval_s: float = 5.0
+    l2_resnapshot_timeout_s: float = 30.0
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 30.0
     backoff_jitter_s: float = 0.2

@@ -2,7 +2,8 @@
 
 `validate_message(obj)` lists what is wrong with one parsed message (an empty list means it is
 valid); `classify(text)` parses a raw frame and returns its channel, products, `sequence_num` and
-problems in one pass, for `glue check` and anything else that sorts frames.
+problems in one pass, for `glue check` and anything else that sorts frames. `canonical_product` is the
+product aliasing rule (1.5), shared by the fake exchange and the ingester.
 
 What is checked (fact sheet Part 1, sections 1.3-1.7):
 * the envelope: `channel` (a known market-data channel), `timestamp` (RFC 3339), `sequence_num`
@@ -343,3 +344,14 @@ def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
     """
     found = inspect_frame(text)
     return found.channel, found.products, found.sequence_num, found.problems
+
+
+# Fact sheet 1.5 "Product aliasing": X-USDC subscriptions are served as X-USD, except these two.
+_NO_ALIAS = frozenset({"USDT-USDC", "EURC-USDC"})
+
+
+def canonical_product(product_id: str, alias: bool = True) -> str:
+    """The product id the exchange puts on the wire for a subscription to `product_id`."""
+    if alias and product_id.endswith("-USDC") and product_id not in _NO_ALIAS:
+        return product_id[: -len("-USDC")] + "-USD"
+    return product_id

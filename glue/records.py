@@ -43,7 +43,8 @@ MARKER_DATA_GAP = "data_gap"  # data in (from_ns, to_ns) may be missing for `pro
 MARKER_CLOCK = "clock"  # the exchange clock of a connection carrying `products` reached `at_ns` (a heartbeat)
 MARKER_CONNECT = "connect"  # a connection opened (detail: url, attempt)
 MARKER_DISCONNECT = "disconnect"  # a connection ended (detail: code, reason, cause)
-MARKER_SUBSCRIBED = "subscribed"  # subscribe messages sent (detail: channels, products)
+MARKER_SUBSCRIBED = "subscribed"  # subscribe messages sent (detail: channels, products; reason "resnapshot":
+# level2 unsubscribed and subscribed again after a sequence gap, for new book snapshots; gaps, missing)
 MARKER_DUPLICATE = "duplicate"  # a sequence_num seen twice on a connection (frame still kept)
 MARKER_OUT_OF_ORDER = "out_of_order"  # a lower sequence_num arrived late (frame still kept)
 MARKER_BAD_FRAME = "bad_frame"  # frame is not valid JSON / not a protocol message (frame kept)

@@ -27,6 +27,8 @@ import click
               help="level2 snapshot levels carry event_time 1970-01-01T00:00:00Z.")
 @click.option("--ticker-batch-bbo", is_flag=True, default=False,
               help="ticker_batch carries best bid/ask (the docs say it omits them).")
+@click.option("--resubscribe-snapshot/--no-resubscribe-snapshot", default=True, show_default=True,
+              help="A product subscribed again on the same connection (after an unsubscribe) gets a new snapshot.")
 @click.option("--on-end", type=click.Choice(["close", "keep-open"]), default="close", show_default=True,
               help="When the data ends: close 1000 'replay finished', or keep sending heartbeats.")
 @click.option("--subscribe-deadline", "deadline_s", type=float, default=None,
@@ -36,8 +38,8 @@ import click
 @click.option("--status-interval", type=float, default=10.0, show_default=True, help="Seconds between status lines.")
 @click.pass_obj
 def command(ctx, host, port, source, recording, speed, products, seed, faults, sent_log, minutes, client_id,
-            start_at, sim_minutes, book_levels, alias_usdc, ack_first, snapshot_epoch_time, ticker_batch_bbo, on_end,
-            deadline_s,
+            start_at, sim_minutes, book_levels, alias_usdc, ack_first, snapshot_epoch_time, ticker_batch_bbo,
+            resubscribe_snapshot, on_end, deadline_s,
             deadline_close_code, status_interval) -> None:
     """Run the fake Coinbase Advanced Trade market-data exchange.
 
@@ -81,6 +83,7 @@ def command(ctx, host, port, source, recording, speed, products, seed, faults, s
         alias_usdc=alias_usdc,
         snapshot_epoch_time=snapshot_epoch_time,
         ticker_batch_bbo=ticker_batch_bbo,
+        resubscribe_snapshot=resubscribe_snapshot,
         on_end=on_end.replace("-", "_"),
         deadline_close_code=deadline_close_code,
         status_interval_s=status_interval,

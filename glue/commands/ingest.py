@@ -28,9 +28,11 @@ def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, s
 
     Subscribes one message per channel (heartbeats included), reconnects with backoff on every
     close and when no frame arrives for the watchdog time, tracks sequence_num per connection and
-    writes gap/duplicate/disconnect markers, archives every frame unchanged before producing it
-    (idempotent, acks=all), and spools to disk while Kafka is unreachable. Stops on Ctrl-C/SIGTERM
-    or after --minutes, flushing everything, and prints a summary.
+    writes gap/duplicate/disconnect markers, re-requests level2 snapshots after a sequence gap
+    (unsubscribe + subscribe, rate-limited by ingest.l2_resnapshot_interval_s), archives every
+    frame unchanged before producing it (idempotent, acks=all), and spools to disk while Kafka is
+    unreachable. Stops on Ctrl-C/SIGTERM or after --minutes, flushing everything, and prints a
+    summary.
 
     \b
     Example:

@@ -52,10 +52,11 @@ class ExchangeOptions:
     alias_usdc: bool = True  # serve X-USDC subscriptions as X-USD
     snapshot_epoch_time: bool = False  # l2 snapshot levels with event_time 1970-01-01T00:00:00Z
     ticker_batch_bbo: bool = False  # include best bid/ask in ticker_batch
+    resubscribe_snapshot: bool = True  # a product subscribed again on a connection gets a new snapshot
     on_end: str = "close"  # when the source is exhausted: "close" (1000 "replay finished") or "keep_open"
     deadline_close_code: int = 1008  # close code when no subscribe arrives in time
     status_interval_s: float = 10.0
-    record_sent: bool = True  # keep `.sent` (per-connection frame lists) in memory
+    record_sent: bool = True  # keep `.sent` (per-connection frame lists) and `.received` in memory
 
 
 class _Closed(Exception):
@@ -88,7 +89,7 @@ class _Conn:
 
 
 class ExchangeServer:
-    """`async with ExchangeServer(settings, faults=[...], sent_log=None) as srv:` -> srv.url, srv.sent."""
+    """`async with ExchangeServer(settings, faults=[...], sent_log=None) as srv:` -> srv.url, srv.sent, srv.received."""
 
     def __init__(
         self,
@@ -102,6 +103,7 @@ class ExchangeServer:
         self.faults = parse_faults(list(faults))
         self.sent_log_path = sent_log
         self.sent: dict[int, list[str]] = {}
+        self.received: dict[int, list[str | bytes]] = {}  # conn -> client messages, in arrival order
         self.closes: dict[int, str] = {}  # conn -> how the server ended it (fault, deadline, ...)
         self.source: EventLog = self._make_source()
         self.proto = ProtocolOptions(
@@ -110,6 +112,7 @@ class ExchangeServer:
             alias_usdc=self.options.alias_usdc,
             snapshot_epoch_time=self.options.snapshot_epoch_time,
             ticker_batch_bbo=self.options.ticker_batch_bbo,
+            resubscribe_snapshot=self.options.resubscribe_snapshot,
         )
         self.port = 0
         self.connections = 0
@@ -256,6 +259,7 @@ class ExchangeServer:
         self.open_conns[k] = c
         if self.options.record_sent:
             self.sent[k] = []
+            self.received[k] = []
         log.info("exchange: connection %d from %s", k, ws.remote_address)
         writer = asyncio.create_task(self._writer(c), name=f"exchange-writer-{k}")
         from websockets.exceptions import ConnectionClosed
@@ -263,6 +267,8 @@ class ExchangeServer:
         try:
             async for msg in ws:
                 c.inbox.append(msg)
+                if self.options.record_sent:
+                    self.received[k].append(msg)
                 c.wake.set()
         except ConnectionClosed:
             pass

@@ -30,9 +30,9 @@ from glue.exchange.protocol import (
     subscriptions_out,
 )
 from glue.exchange.sources import EventLog, RecordedFrame, SimSource
+from glue.protocol import canonical_product
 from glue.records import format_rfc3339_ns
 
-_NO_ALIAS = frozenset({"USDT-USDC", "EURC-USDC"})
 _PRODUCT = re.compile(r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$")
 
 
@@ -47,12 +47,9 @@ class ProtocolOptions:
     error_message: str = AUTH_FAILURE
     oversize_snapshot_bytes: int = 0  # fault: pad level2 snapshots to this many bytes
     ticker_batch_bbo: bool = False  # ticker_batch with best bid/ask (the docs say it omits them)
-
-
-def canonical_product(product_id: str, alias: bool) -> str:
-    if alias and product_id.endswith("-USDC") and product_id not in _NO_ALIAS:
-        return product_id[: -len("-USDC")] + "-USD"
-    return product_id
+    # A product subscribed again on the same connection (after an unsubscribe) gets a new snapshot; whether
+    # the real exchange does so is undocumented (fact sheet 1.6), so clients must cope with False too.
+    resubscribe_snapshot: bool = True
 
 
 class Session:
@@ -62,6 +59,7 @@ class Session:
         self.source = source
         self.opts = options
         self.subs: dict[str, set[str]] = {}
+        self.ever: dict[str, set[str]] = {}  # every product subscribed on this connection, per channel
         self.joined = False
         self.cursor = 0
         self.views: dict[str, MarketState] = {}
@@ -120,8 +118,13 @@ class Session:
         have = self.subs.setdefault(channel, set())
         added = [p for p in products if p not in have]
         have.update(added)
+        ever = self.ever.setdefault(channel, set())
         snaps: list[Out] = []
         for p in added:
+            again = p in ever
+            ever.add(p)
+            if again and not self.opts.resubscribe_snapshot:
+                continue
             if isinstance(self.source, SimSource) and self.source.ensure_product(p):
                 self.views[p] = self.source.truth[p].copy()
             snap = self._snapshot(channel, p, now_ns)

@@ -6,8 +6,10 @@ per channel (heartbeats included), read frames, stamp each on receipt (UTC ns, c
 ingest sequence), let the tracker decide which markers precede it, and hand both to the pipeline
 (archive first, then Kafka). A watchdog closes a connection that has been silent for
 `watchdog_s`; every end of a connection (1000 included, errors, resets, handshake failures such as
-HTTP 429) is followed by a reconnect after a capped, jittered backoff. A ticker task flushes the
-pipeline, serves Kafka, drains the spool and logs progress. Stops on the stop event, at
+HTTP 429) is followed by a reconnect after a capped, jittered backoff. After a `sequence_num` gap on a
+connection carrying `level2`, the ticker unsubscribes and resubscribes `level2` there for fresh book
+snapshots (rate-limited, see `glue.ingest.resnapshot`; reconnects if they do not come). A ticker task
+flushes the pipeline, serves Kafka, drains the spool and logs progress. Stops on the stop event, at
 `minutes`, or on SIGINT/SIGTERM, flushing the producer and closing the archive.
 """
 
@@ -30,6 +32,7 @@ from glue.config import Settings
 from glue.errors import ConfigError
 from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
+from glue.ingest.resnapshot import Resnapshot, ResnapshotRequest
 from glue.ingest.sink import KafkaSink
 from glue.ingest.spool import Spool
 from glue.ingest.tracker import DATA, StreamTracker, inspect_frame
@@ -38,6 +41,7 @@ from glue.records import (
     KIND_FRAME,
     KIND_MARKER,
     MARKER_CONNECT,
+    MARKER_DATA_GAP,
     MARKER_DISCONNECT,
     MARKER_SUBSCRIBED,
     Record,
@@ -71,6 +75,8 @@ class IngestSummary:
     out_of_order: int = 0
     heartbeat_gaps: int = 0
     disconnect_gaps: int = 0
+    l2_resnapshots: int = 0  # level2 unsubscribe + subscribe sent after sequence gaps
+    l2_resnapshot_timeouts: int = 0  # a requested snapshot did not come: reconnected
     bad_frames: int = 0
     error_frames: int = 0
     unknown_channel: int = 0
@@ -100,7 +106,8 @@ class IngestSummary:
             f"{self.connect_failures}, watchdog {self.watchdog_fired}), closes {self.close_codes or '{}'}",
             f"  sequence: gaps {self.seq_gaps} ({self.missing_messages} messages missing), duplicates "
             f"{self.duplicates}, out of order {self.out_of_order}, heartbeat gaps {self.heartbeat_gaps}, "
-            f"disconnect gaps {self.disconnect_gaps}",
+            f"disconnect gaps {self.disconnect_gaps}, level2 resnapshots {self.l2_resnapshots} "
+            f"(timeouts {self.l2_resnapshot_timeouts})",
             f"  bad frames {self.bad_frames}, error frames {self.error_frames}, unknown channel {self.unknown_channel}",
         ]
         if self.kafka_enabled:
@@ -130,15 +137,21 @@ def new_run_id() -> str:
 def subscribe_messages(channels: tuple[str, ...] | list[str], products: tuple[str, ...] | list[str],
                        jwt_factory: Any = None) -> list[dict[str, Any]]:
     """One subscribe per channel (the protocol's rule); heartbeats take no product ids."""
-    messages = []
-    for channel in channels:
-        msg: dict[str, Any] = {"type": "subscribe", "channel": channel}
-        if channel != "heartbeats":
-            msg["product_ids"] = list(products)
-        if jwt_factory is not None:
-            msg["jwt"] = jwt_factory()  # a fresh JWT per message: they expire after 2 minutes
-        messages.append(msg)
-    return messages
+    return [_message("subscribe", channel, products, jwt_factory) for channel in channels]
+
+
+def resnapshot_messages(products: tuple[str, ...] | list[str], jwt_factory: Any = None) -> list[dict[str, Any]]:
+    """`unsubscribe` then `subscribe` of level2: the subscribe is answered with a new snapshot per product."""
+    return [_message(kind, "level2", products, jwt_factory) for kind in ("unsubscribe", "subscribe")]
+
+
+def _message(kind: str, channel: str, products: tuple[str, ...] | list[str], jwt_factory: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": kind, "channel": channel}
+    if channel != "heartbeats":
+        msg["product_ids"] = list(products)
+    if jwt_factory is not None:
+        msg["jwt"] = jwt_factory()  # a fresh JWT per message: they expire after 2 minutes
+    return msg
 
 
 def run_ingest(
@@ -184,6 +197,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("no channel to subscribe", "pass --channels ticker,heartbeats or set ingest.channels")
     if cfg.watchdog_s <= 0:
         raise ConfigError("ingest.watchdog_s must be positive", "for example --watchdog 10")
+    if cfg.l2_resnapshot_interval_s <= 0 or cfg.l2_resnapshot_timeout_s <= 0:
+        raise ConfigError("ingest.l2_resnapshot_interval_s and ingest.l2_resnapshot_timeout_s must be positive",
+                          "for example GLUE_INGEST__L2_RESNAPSHOT_INTERVAL_S=5")
 
 
 class Ingestor:
@@ -202,6 +218,11 @@ class Ingestor:
         self.summary = IngestSummary(run_id=run_id, url=self.cfg.url, kafka_enabled=kafka_enabled)
         self.products = tuple(dict.fromkeys(self.cfg.pairs))
         self.tracker = StreamTracker(self.products)
+        self.resnapshot: Resnapshot | None = None
+        if "level2" in self.cfg.channels:
+            self.resnapshot = Resnapshot(self.products, self.cfg.l2_resnapshot_interval_s,
+                                         self.cfg.l2_resnapshot_timeout_s)
+        self._resnapshot_task: asyncio.Future | None = None  # held: the loop keeps only weak references
         self.archive = ArchiveWriter(self.cfg.archive_dir, run_id, self.cfg.archive_rotate_mb * 1024 * 1024)
         self.sink: KafkaSink | None = None
         if kafka_enabled:
@@ -248,7 +269,14 @@ class Ingestor:
         elif info.cls == DATA:
             self._last_data_mono = time.monotonic()
         for marker in self.tracker.observe(info):
+            if marker["type"] == MARKER_DATA_GAP and marker["reason"] == "seq_gap" and self.resnapshot is not None:
+                self._on_seq_gap(conn, marker)
             self.emit_marker(conn, marker, recv_ns)
+        if info.l2_snapshots and self.resnapshot is not None:
+            for product in info.l2_snapshots:
+                if self.resnapshot.on_snapshot(product):
+                    log.info("ingest: level2 snapshots arrived on %s before the pending resnapshot was sent: "
+                             "not needed any more", conn)
         record = Record(KIND_FRAME, recv_ns, conn, self._next_iseq(), frame=text)
         self.summary.frames += 1
         self.summary.bytes_received += len(text)
@@ -339,6 +367,8 @@ class Ingestor:
                 ws, self._ws = self._ws, None
                 # the peer is alive (it beats): close cleanly, reading what is in flight
                 self._closing = asyncio.ensure_future(_close_quietly(ws, 1000, "no data (data watchdog)"))
+            if self.resnapshot is not None and self._ws is not None and not self._stopping:
+                self._resnapshot_tick(time.monotonic())  # fresh: an fsync above may have taken a while
             if now >= next_progress:
                 rate = (self.summary.frames - last_frames) / max(1e-9, now - last_t)
                 last_frames, last_t = self.summary.frames, now
@@ -351,9 +381,56 @@ class Ingestor:
         if self.sink is not None:
             kafka = (f"in flight {self.sink.in_flight}, acked {self.sink.acked}, spooled {self.sink.spool.pending}"
                      f"{' (SPOOLING)' if self.sink.spooling else ''}")
-        log.info("ingest: %.0f msg/s, %d frames, reconnects %d, seq gaps %d, dup %d, bad %d, kafka %s",
-                 rate, s.frames, s.reconnects, t.seq_gaps, t.duplicates, t.bad_frames + t.unknown_channel
-                 + t.error_frames, kafka)
+        log.info("ingest: %.0f msg/s, %d frames, reconnects %d, seq gaps %d, l2 resnapshots %d, dup %d, bad %d, "
+                 "kafka %s", rate, s.frames, s.reconnects, t.seq_gaps, s.l2_resnapshots, t.duplicates,
+                 t.bad_frames + t.unknown_channel + t.error_frames, kafka)
+
+    # -- level2 resnapshots ------------------------------------------------------------------------
+
+    def _on_seq_gap(self, conn: str, marker: dict[str, Any]) -> None:
+        assert self.resnapshot is not None
+        missing = int(marker["detail"].get("missing", 0))
+        if not self.resnapshot.on_gap(missing):
+            log.info("ingest: %d message(s) missing on %s: covered by the level2 snapshots already requested",
+                     missing, conn)
+
+    def _resnapshot_tick(self, now: float) -> None:
+        """Send a due resnapshot request, or reconnect when a requested snapshot never came."""
+        assert self.resnapshot is not None
+        late = self.resnapshot.timed_out(now)
+        if late:
+            log.warning("ingest: no level2 snapshot for %s %.0f s after the resubscribe on %s: reconnecting",
+                        ",".join(late), self.cfg.l2_resnapshot_timeout_s, self._current_conn)
+            self.summary.l2_resnapshot_timeouts += 1
+            self._close_cause = "resnapshot_timeout"
+            ws, self._ws = self._ws, None
+            # the peer is alive: close cleanly, reading what is in flight
+            self._closing = asyncio.ensure_future(_close_quietly(ws, 1000, "no level2 snapshot after resubscribe"))
+            return
+        request = self.resnapshot.due(now)
+        if request is None:
+            return
+        conn = self._current_conn
+        # Written before sending, so that it precedes the answer (the new snapshots) in the archive.
+        self.emit_marker(conn, {"type": MARKER_SUBSCRIBED, "products": [],
+                                "detail": {"channels": ["level2"], "products": list(self.products),
+                                           "reason": "resnapshot", "gaps": request.gaps,
+                                           "missing": request.missing}})
+        self._resnapshot_task = asyncio.ensure_future(self._send_resnapshot(self._ws, conn, request))
+
+    async def _send_resnapshot(self, ws: Any, conn: str, request: ResnapshotRequest) -> None:
+        import json
+
+        messages = resnapshot_messages(self.products, self._jwt_factory)
+        try:
+            for msg in messages:
+                await ws.send(json.dumps(msg))
+        except Exception as exc:  # the connection is ending; the reconnect subscribes everything again
+            log.warning("ingest: level2 resnapshot request on %s not sent (%s: %s)", conn, type(exc).__name__, exc)
+            return
+        self.summary.l2_resnapshots += 1
+        log.info("ingest: level2 resnapshot requested on %s (unsubscribe + subscribe %s) after %d gap(s), "
+                 "%d message(s) missing", conn, ",".join(self.products), request.gaps, request.missing)
 
     async def _connection_loop(self) -> None:
         import websockets
@@ -415,6 +492,8 @@ class Ingestor:
         if self.summary.connections > 1:
             self.summary.reconnects += 1
         self.tracker.new_connection(conn)
+        if self.resnapshot is not None:
+            self.resnapshot.new_connection()
         self.emit_marker(conn, {"type": MARKER_CONNECT, "products": [],
                                 "detail": {"url": self.cfg.url, "attempt": self.backoff.attempts,
                                            "connection": self._conn_no}})

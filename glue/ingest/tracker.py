@@ -75,6 +75,7 @@ class FrameInfo:
     timestamp: str | None = None  # envelope timestamp text (exchange time)
     heartbeat_counter: int | None = None
     reason: str | None = None  # why it is bad / the error message
+    l2_snapshots: tuple[str, ...] = ()  # products of the l2_data snapshot events in this frame
 
 
 def _decoder() -> Any:
@@ -130,12 +131,31 @@ def inspect_frame(text: str) -> FrameInfo:
         return FrameInfo(HEARTBEAT, keys, seq, channel, ts, heartbeat_counter=_heartbeat_counter(obj))
     if channel == "subscriptions":
         return FrameInfo(CONTROL, keys, seq, channel, ts)
+    if channel == "l2_data":
+        return FrameInfo(DATA, keys, seq, channel, ts, l2_snapshots=_l2_snapshot_products(obj))
     return FrameInfo(DATA, keys, seq, channel, ts)
+
+
+def _l2_snapshot_products(obj: dict[str, Any]) -> tuple[str, ...]:
+    """Products whose level2 book this frame restates in full (a resnapshot waits for these)."""
+    events = obj.get("events")
+    out: tuple[str, ...] = ()
+    if not isinstance(events, list):  # a broken frame restates nothing (and must not raise)
+        return out
+    for event in events:
+        if isinstance(event, dict) and event.get("type") == "snapshot":
+            product = event.get("product_id")
+            if isinstance(product, str):
+                out += (product,)
+    return out
 
 
 def _heartbeat_counter(obj: dict[str, Any]) -> int | None:
     # The docs show a string, production sends an integer: accept both.
-    for event in obj.get("events") or ():
+    events = obj.get("events")
+    if not isinstance(events, list):  # e.g. "events": 5 must not raise (the frame is still archived)
+        return None
+    for event in events:
         if isinstance(event, dict) and "heartbeat_counter" in event:
             value = event["heartbeat_counter"]
             if isinstance(value, bool):

@@ -196,6 +196,63 @@ def test_unsubscribe_stops_a_channel_and_acks_what_is_left() -> None:
     assert after and {m["channel"] for m in after} == {"market_trades"}
 
 
+def _apply_l2(books: dict[str, dict], event: dict) -> None:
+    book = books.setdefault(event["product_id"], {})
+    if event["type"] == "snapshot":
+        book.clear()
+    for u in event["updates"]:
+        if u["new_quantity"] == "0":
+            assert (u["side"], u["price_level"]) in book, "an update deletes a level the client never had"
+            del book[(u["side"], u["price_level"])]
+        else:
+            book[(u["side"], u["price_level"])] = u["new_quantity"]
+
+
+@pytest.mark.parametrize("fresh", [True, False], ids=["snapshot", "no-resubscribe-snapshot"])
+def test_level2_unsubscribe_then_subscribe_sends_a_fresh_snapshot(fresh: bool) -> None:
+    async def main():
+        async with ExchangeServer(settings(), options=options(resubscribe_snapshot=fresh)) as srv, \
+                client(srv.url) as ws:
+            await subscribe(ws, ("level2",))
+            before = parsed(await recv_n(ws, 300))
+            for kind in ("unsubscribe", "subscribe"):
+                await ws.send(json.dumps({"type": kind, "channel": "level2", "product_ids": PRODUCTS}))
+            after: list[dict] = []
+            while sum(m["channel"] == "subscriptions" for m in after) < 2:  # the unsubscribe's ack, the subscribe's
+                after.append(json.loads(await ws.recv()))
+            after += parsed(await recv_n(ws, 100))
+            return before, after, srv.received[1]
+
+    before, after, received = run(main())
+    assert [json.loads(m)["type"] for m in received] == ["subscribe", "unsubscribe", "subscribe"]
+    msgs = before + after
+    assert [m["sequence_num"] for m in msgs] == list(range(len(msgs)))
+    acks = [i for i, m in enumerate(msgs) if m["channel"] == "subscriptions"]
+    unsub_ack, sub_ack = acks[-2:]
+    assert msgs[unsub_ack]["events"][0]["subscriptions"] == {}
+    assert msgs[sub_ack]["events"][0]["subscriptions"] == {"level2": PRODUCTS}
+    books: dict[str, dict] = {}
+    for m in msgs[:unsub_ack]:
+        if m["channel"] == "l2_data":
+            _apply_l2(books, m["events"][0])
+    between = msgs[unsub_ack + 1 : sub_ack]
+    if not fresh:
+        assert between == [] and all(m["events"][0]["type"] == "update" for m in msgs[sub_ack + 1 :])
+        return
+    # nothing while unsubscribed, then one snapshot per product: the book the client already has (no
+    # update was skipped while unsubscribed), and the updates after it apply to it cleanly
+    assert [(m["channel"], m["events"][0]["type"], m["events"][0]["product_id"]) for m in between] == [
+        ("l2_data", "snapshot", p) for p in PRODUCTS
+    ]
+    fresh_books: dict[str, dict] = {}
+    for m in between:
+        _apply_l2(fresh_books, m["events"][0])
+    assert fresh_books == books and all(len(b) == 60 for b in books.values())
+    for m in msgs[sub_ack + 1 :]:
+        assert m["events"][0]["type"] == "update"
+        _apply_l2(fresh_books, m["events"][0])
+
+
 def test_subscribe_deadline_closes_the_connection() -> None:
     async def main():
         async with ExchangeServer(settings(subscribe_deadline_s=0.3), options=options()) as srv, client(srv.url) as ws:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -155,3 +156,105 @@ def test_frame_larger_than_kafka_limit_is_dead_lettered_not_looped(kafka_bootstr
     assert summary.connections == 1 and summary.kafka_dead >= 2, "\n".join(summary.lines())
     dead = list((tmp_path / "spool").rglob("dead-*.ndjson"))
     assert dead and sum(1 for _ in dead[0].open()) == summary.kafka_dead
+
+
+# ---- level2 resnapshots after sequence gaps ---------------------------------------------------------------
+
+
+def _l2_snapshots(record) -> tuple[str, ...]:
+    from glue.ingest.tracker import inspect_frame
+
+    return inspect_frame(record.frame).l2_snapshots if record.kind == "frame" else ()
+
+
+def _resnapshot_markers(records) -> list[int]:
+    """Archive positions of the `subscribed` markers that resnapshot requests wrote."""
+    return [i for i, r in enumerate(records) if r.kind == "marker" and r.marker["type"] == "subscribed"
+            and r.marker["detail"].get("reason") == "resnapshot"]
+
+
+def _assert_every_gap_is_followed_by_snapshots(records) -> None:
+    """After each seq_gap marker, a new l2_data snapshot of every product (its book is known again)."""
+    gaps = [i for i, r in enumerate(records) if r.kind == "marker" and r.marker.get("reason") == "seq_gap"]
+    assert gaps
+    for i in gaps:
+        later = {p for r in records[i + 1 :] for p in _l2_snapshots(r)}
+        assert later == {"BTC-USD", "ETH-USD"}, f"gap at record {i} not followed by snapshots ({later})"
+
+
+def test_sequence_gap_resubscribes_level2_and_new_snapshots_follow(kafka_bootstrap, tmp_path):
+    topic = unique_name("ticks-raw")
+    with ExchangeThread(faults=["skip_seq:300:5"], speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
+        asked_at: list[int] = []
+
+        def done() -> bool:
+            # the resubscribe arrived, and the exchange wrote 500 frames since (its answer among them)
+            if not asked_at and len(ex.server.received.get(1, ())) >= 6:
+                asked_at.append(_conn_frames(ex, 1))
+            return bool(asked_at) and _conn_frames(ex, 1) >= asked_at[0] + 500
+
+        summary = run_ingest_until(settings, done)
+        sent = ex.sent()
+        received = [json.loads(m) for m in ex.server.received[1]]
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert summary.connections == 1 and summary.seq_gaps == 1, "\n".join(summary.lines())
+    assert summary.l2_resnapshots == 1 and summary.l2_resnapshot_timeouts == 0
+    assert "level2 resnapshots 1 (timeouts 0)" in "\n".join(summary.lines())
+    # what the exchange got: the four subscribes, then level2 unsubscribe + subscribe of both products
+    assert [(m["type"], m["channel"]) for m in received] == [
+        ("subscribe", "ticker"), ("subscribe", "market_trades"), ("subscribe", "level2"),
+        ("subscribe", "heartbeats"), ("unsubscribe", "level2"), ("subscribe", "level2"),
+    ]
+    assert received[-2]["product_ids"] == received[-1]["product_ids"] == ["BTC-USD", "ETH-USD"]
+    # the archive: the gap, the resnapshot marker, then a new snapshot per product
+    (gap_at,) = [i for i, r in enumerate(records) if r.kind == "marker" and r.marker.get("reason") == "seq_gap"]
+    (asked,) = _resnapshot_markers(records)
+    assert gap_at < asked
+    detail = records[asked].marker["detail"]
+    assert detail == {"channels": ["level2"], "products": ["BTC-USD", "ETH-USD"], "reason": "resnapshot",
+                      "gaps": 1, "missing": 5}
+    assert sorted(p for r in records[asked + 1 :] for p in _l2_snapshots(r)) == ["BTC-USD", "ETH-USD"]
+    _assert_every_gap_is_followed_by_snapshots(records)
+    messages = read_topic(kafka_bootstrap, topic, summary.kafka_acked)
+    assert summary.kafka_acked == summary.kafka_produced
+    assert_kafka_matches_archive(messages, records)
+
+
+def test_gaps_in_a_burst_cost_one_resnapshot_per_interval_and_every_book_is_restated(tmp_path):
+    faults = ["skip_seq:300:5", "skip_seq:3000:2", "skip_seq:6000:1"]
+    with ExchangeThread(faults=faults, speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_interval_s=1.0)
+        started = time.monotonic()
+        summary = run_ingest_until(settings, lambda: time.monotonic() - started > 3.0, kafka_enabled=False)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert summary.connections == 1 and summary.seq_gaps == 3, "\n".join(summary.lines())
+    asked = _resnapshot_markers(records)
+    assert 1 <= summary.l2_resnapshots == len(asked) <= 3 and summary.l2_resnapshot_timeouts == 0
+    # at most one request per second (markers are stamped on the wall clock, the limit runs on the monotonic
+    # one: a little slack), and together they cover every gap
+    times = [records[i].recv_ns for i in asked]
+    assert all(b - a >= 990_000_000 for a, b in itertools.pairwise(times)), times
+    assert sum(records[i].marker["detail"]["gaps"] for i in asked) <= 3
+    _assert_every_gap_is_followed_by_snapshots(records)
+
+
+def test_no_snapshot_after_the_resubscribe_reconnects(tmp_path):
+    from glue.exchange.server import ExchangeOptions
+
+    options = ExchangeOptions(start_at_ns=1_775_000_000_000_000_000, book_levels=50, resubscribe_snapshot=False)
+    with ExchangeThread(faults=["skip_seq:300:5"], options=options, speed=0) as ex:
+        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_timeout_s=1.0)
+        summary = run_ingest_until(settings, lambda: _conn_frames(ex, 2) >= 200, kafka_enabled=False)
+        sent = ex.sent()
+    records = archive_records(summary)
+    assert_sent_equals_archived(sent, records)
+    assert summary.l2_resnapshots == 1 and summary.l2_resnapshot_timeouts == 1, "\n".join(summary.lines())
+    assert summary.reconnects == 1 and summary.close_codes == {"1000": 2}  # the reconnect, then the stop
+    (first_close, *_rest) = markers(records, "disconnect")
+    assert first_close["detail"]["cause"] == "resnapshot_timeout"
+    assert any(g["reason"] == "disconnect" for g in markers(records, "data_gap"))
+    _assert_every_gap_is_followed_by_snapshots(records)  # by the new connection's own snapshots

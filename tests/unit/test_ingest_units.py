@@ -7,7 +7,8 @@ import random
 
 from glue.archive import ArchiveWriter
 from glue.ingest.backoff import Backoff
-from glue.ingest.runner import subscribe_messages
+from glue.ingest.resnapshot import Resnapshot, ResnapshotRequest
+from glue.ingest.runner import resnapshot_messages, subscribe_messages
 from glue.ingest.spool import Spool, SpooledMessage
 from glue.ingest.tracker import BAD, DATA, ERROR, HEARTBEAT, UNKNOWN_CHANNEL, StreamTracker, inspect_frame
 from glue.records import KIND_FRAME, Record, fanout_keys, parse_rfc3339_ns, read_archive
@@ -36,6 +37,7 @@ def test_inspect_classifies_and_keys_match_fanout_keys():
         "[1,2]": BAD,
         json.dumps({"channel": "mystery", "sequence_num": 3, "timestamp": ts(1)}): UNKNOWN_CHANNEL,
         json.dumps({"channel": "ticker", "timestamp": ts(1), "events": []}): BAD,  # no sequence_num
+        json.dumps({"channel": "heartbeats", "timestamp": ts(1), "sequence_num": 4, "events": 5}): HEARTBEAT,
     }
     for text, expected in cases.items():
         info = inspect_frame(text)
@@ -138,6 +140,77 @@ def test_subscribe_one_message_per_channel_heartbeats_without_products():
     assert msgs[0]["product_ids"] == ["BTC-USD", "ETH-USD"] and "product_ids" not in msgs[2]
 
 
+def test_resnapshot_is_level2_unsubscribe_then_subscribe_each_with_a_fresh_jwt():
+    tokens = iter(["jwt-1", "jwt-2"])
+    msgs = resnapshot_messages(("BTC-USD", "ETH-USD"), lambda: next(tokens))
+    assert msgs == [
+        {"type": "unsubscribe", "channel": "level2", "product_ids": ["BTC-USD", "ETH-USD"], "jwt": "jwt-1"},
+        {"type": "subscribe", "channel": "level2", "product_ids": ["BTC-USD", "ETH-USD"], "jwt": "jwt-2"},
+    ]
+    assert "jwt" not in resnapshot_messages(("BTC-USD",))[1]
+
+
+def test_inspect_lists_the_products_an_l2_data_frame_snapshots():
+    def l2(*events):
+        return json.dumps({"channel": "l2_data", "timestamp": ts(1), "sequence_num": 1, "events": list(events)})
+
+    snap = {"type": "snapshot", "product_id": "BTC-USD", "updates": []}
+    update = {"type": "update", "product_id": "ETH-USD", "updates": []}
+    assert inspect_frame(l2(snap)).l2_snapshots == ("BTC-USD",)
+    assert inspect_frame(l2(update, {**snap, "product_id": "ETH-USD"})).l2_snapshots == ("ETH-USD",)
+    assert inspect_frame(l2(update)).l2_snapshots == ()
+    assert inspect_frame(frame(1)).l2_snapshots == ()
+    broken = json.dumps({"channel": "l2_data", "timestamp": ts(1), "sequence_num": 1, "events": 5})
+    assert inspect_frame(broken).cls == DATA and inspect_frame(broken).l2_snapshots == ()
+
+
+def test_resnapshot_rate_limit_coalesces_gaps_and_sends_pending_ones_when_the_interval_ends():
+    r = Resnapshot(("BTC-USD", "ETH-USD"), interval_s=5.0, timeout_s=30.0)
+    assert r.due(0.0) is None  # nothing lost, nothing to ask
+    assert r.on_gap(3)
+    assert r.due(0.0) == ResnapshotRequest(gaps=1, missing=3) and r.awaiting == ("BTC-USD", "ETH-USD")
+    assert r.due(0.1) is None  # sent once
+    # a gap before any requested snapshot arrived is repaired by them (they come later in sequence order)
+    assert not r.on_gap(2) and not r.pending
+    r.on_snapshot("BTC-USD")
+    r.on_snapshot("ETH-USD")
+    assert r.awaiting == ()
+    # gaps after the snapshots: pending until the interval since the last request ends, then one request
+    assert r.on_gap(1) and r.on_gap(4) and r.pending
+    assert r.due(4.9) is None
+    assert r.due(5.0) == ResnapshotRequest(gaps=2, missing=5)
+    # a partly answered request: the books already restated need a new one
+    r.on_snapshot("ETH-USD")
+    assert r.on_gap(1) and r.due(9.0) is None
+    r.on_snapshot("BTC-USD")
+    assert r.due(10.0) == ResnapshotRequest(gaps=1, missing=1)
+    # a new connection subscribes afresh: no interval running, nothing pending or awaited
+    r.new_connection()
+    assert not r.pending and r.awaiting == () and r.due(10.1) is None
+    assert r.on_gap(7) and r.due(10.2) == ResnapshotRequest(gaps=1, missing=7)
+
+
+def test_resnapshot_pending_request_dropped_when_snapshots_arrive_and_alias_accepted():
+    r = Resnapshot(("BTC-USDC", "ETH-USD"), interval_s=5.0, timeout_s=30.0)
+    assert r.on_gap(1) and r.due(0.0) is not None
+    r.on_snapshot("BTC-USD")  # the exchange serves BTC-USDC as BTC-USD
+    assert r.awaiting == ("ETH-USD",)
+    assert r.on_gap(2) and r.pending  # BTC-USDC's book was restated before this gap: it needs a new one
+    assert not r.on_snapshot("ETH-USD") and r.pending
+    assert r.on_snapshot("BTC-USD") and not r.pending  # answered before the interval ended: no request
+    assert r.due(10.0) is None
+
+
+def test_resnapshot_times_out_once_when_a_snapshot_never_comes():
+    r = Resnapshot(("BTC-USD", "ETH-USD"), interval_s=5.0, timeout_s=30.0)
+    assert r.on_gap(1) and r.due(100.0) is not None
+    r.on_snapshot("BTC-USD")
+    assert r.timed_out(129.9) == ()
+    assert r.timed_out(130.0) == ("ETH-USD",)
+    assert r.timed_out(131.0) == ()  # reported once; the caller reconnects
+    assert r.on_gap(1)  # and a later gap is not taken as covered by the lost snapshot
+
+
 def test_archive_rotates_by_size_and_date_and_roundtrips(tmp_path):
     day1 = parse_rfc3339_ns("2026-04-04T23:59:59Z")
     day2 = parse_rfc3339_ns("2026-04-05T00:00:01Z")
@@ -204,7 +277,8 @@ def test_bad_settings_are_user_errors():
     from glue.ingest import run_ingest
 
     s = Settings()
-    for change in ({"url": "http://x"}, {"pairs": ()}, {"channels": ()}):
+    for change in ({"url": "http://x"}, {"pairs": ()}, {"channels": ()}, {"l2_resnapshot_interval_s": 0.0},
+                   {"l2_resnapshot_timeout_s": -1.0}):
         bad = dataclasses.replace(s, ingest=dataclasses.replace(s.ingest, **change))
         with pytest.raises(ConfigError):
             run_ingest(bad)
