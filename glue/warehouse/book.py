@@ -57,7 +57,8 @@ class Side:
 
 @dataclass
 class Book:
-    """A product's book, whether it is valid, and the event time of its last change."""
+    """A product's book, whether it is valid, and the event time of the last change of its top (best price or
+    its quantity on either side; a snapshot or a break counts as a change): the quote's age."""
 
     valid: bool = False
     changed_ns: int | None = None
@@ -153,14 +154,20 @@ class BookFold:
 
     def _actions(self, lo_s: int, hi_s: int) -> dict[str, list[tuple]]:
         """The step's book actions per product, in application order (only products in ctl_finalize)."""
-        rel = self.con.execute(
+        table = self.con.sql(
             "SELECT b.product_id, b.second_s, b.at_ns, b.action, b.side, b.price_e8, b.qty_e8, b.reason "
             f"FROM stg_book_events_in(CAST({(lo_s - 1) * NS} AS BIGINT), CAST({hi_s * NS} AS BIGINT)) AS b "
             "JOIN ctl_finalize AS c ON c.product_id = b.product_id AND b.second_s BETWEEN c.from_s AND c.to_s "
-            "ORDER BY b.product_id, b.at_ns, b.phase, b.land_seq, b.event_idx, b.update_idx")
+            "ORDER BY b.product_id, b.at_ns, b.phase, b.land_seq, b.event_idx, b.update_idx").to_arrow_table()
+        # column lists zipped into rows: several times cheaper than fetchall() for 10^5 rows
+        products = table.column("product_id").to_pylist()
+        rows = list(zip(*(table.column(i).to_pylist() for i in range(1, table.num_columns)), strict=True))
         out: dict[str, list[tuple]] = {}
-        for row in rel.fetchall():
-            out.setdefault(row[0], []).append(row[1:])
+        start = 0
+        for i in range(1, len(products) + 1):
+            if i == len(products) or products[i] != products[start]:
+                out[products[start]] = rows[start:i]
+                start = i
         return out
 
     # ---------------------------------------------------------------- folding
@@ -177,9 +184,12 @@ class BookFold:
                 out.actions += 1
                 if action == "set":
                     if book.valid:
-                        (book.bid if side == "bid" else book.ask).set(price, qty)
+                        levels = book.bid if side == "bid" else book.ask
+                        before = levels.best()
+                        levels.set(price, qty)
                         touched.add((side, price))
-                        book.changed_ns = at_ns
+                        if levels.best() != before:  # changed_ns dates the top of book, not deeper levels
+                            book.changed_ns = at_ns
                 elif action == "reset":
                     book.reset()
                     book.valid, book.changed_ns = True, at_ns

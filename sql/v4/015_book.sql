@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS int_book_levels (
 
 -- int_book_state
 -- grain: one row per product whose book has been folded.
--- purpose: whether its book is valid, the event time of the book's last change, and the last second folded.
+-- purpose: whether its book is valid, the event time of its top's last change, and the last second folded.
 CREATE TABLE IF NOT EXISTS int_book_state (
     product_id VARCHAR NOT NULL,
     is_valid BOOLEAN NOT NULL,
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS int_book_state (
 CREATE TEMP TABLE IF NOT EXISTS int_book_1s_step (
     product_id VARCHAR,
     second_s BIGINT,
-    changed_ns BIGINT,              -- event time of the book's last change at or before the second's end
+    changed_ns BIGINT,              -- event time of the top of book's last change at or before the second's end
     best_bid_e8 BIGINT,
     best_bid_qty_e8 BIGINT,
     best_ask_e8 BIGINT,
@@ -80,7 +80,7 @@ WHERE from_ns > lo_ns AND from_ns <= hi_ns;
 --        applicable level, a `break` per break (see the header).
 -- purpose: everything the book fold applies, typed, with its ordering key.
 CREATE OR REPLACE MACRO stg_book_events_in(lo_ns, hi_ns) AS TABLE
-WITH landed AS (
+WITH landed AS MATERIALIZED (
     SELECT
         land_seq, product_key, conn, event_ns, arrival_wm_ns, payload,
         try_cast(json_extract_string(payload, '$.sequence_num') AS BIGINT) AS sequence_num,
@@ -104,7 +104,7 @@ events AS (
         unnest(evs) AS ev, generate_subscripts(evs, 1) AS event_idx
     FROM (SELECT *, json_extract(payload, '$.events[*]') AS evs FROM first_frames)
 ),
-own_events AS (
+own_events AS MATERIALIZED (
     -- a frame fans out to each product it names; each product applies only its own events
     SELECT
         land_seq, product_key, event_ns, event_idx,
@@ -121,12 +121,16 @@ levels AS (
     WHERE event_type IN ('snapshot', 'update')
 ),
 typed AS (
+    -- one extraction per level: a string's own text or a number as written (try_cast takes both, as
+    -- raw_json_decimal does); a side that is not the string bid/offer is no side
     SELECT
         land_seq, product_key, event_ns, event_idx, update_idx,
-        CASE raw_json_text(json_extract(up, '$.side')) WHEN 'bid' THEN 'bid' WHEN 'offer' THEN 'ask' END AS side,
-        raw_json_decimal(json_extract(up, '$.price_level')) AS price,
-        raw_json_decimal(json_extract(up, '$.new_quantity')) AS qty
-    FROM levels
+        CASE WHEN json_type(up, '$.side') = 'VARCHAR' THEN
+            CASE f[1] WHEN 'bid' THEN 'bid' WHEN 'offer' THEN 'ask' END
+        END AS side,
+        try_cast(f[2] AS DECIMAL(18, 8)) AS price,
+        try_cast(f[3] AS DECIMAL(18, 8)) AS qty
+    FROM (SELECT *, json_extract_string(up, ['$.side', '$.price_level', '$.new_quantity']) AS f FROM levels)
 ),
 actions AS (
     SELECT
