@@ -79,6 +79,7 @@ class FeaturizeStats:
     recovered_exports: int = 0
     skipped_in_kafka: int = 0
     already_published: int = 0  # rows a previous owner of their partition had published (not sent again)
+    book_breaks: int = 0  # level2 books broken so far (SQL v4: Warehouse.book_breaks, logged per step by reason)
     watermark_ns: int = 0
     elapsed_s: float = 0.0
     batch_s: list[float] = field(default_factory=list, repr=False)
@@ -96,6 +97,7 @@ class FeaturizeStats:
             f"({cost:.1f} ms/batch, p50 {p50:.1f} ms, busy {busy:.2f} s), watermark lag {lag:.1f} s"
             + (f", {self.already_published} rows already published by a previous owner" if self.already_published
                else "")
+            + (f", {self.book_breaks} level2 book breaks" if self.book_breaks else "")
         )
 
 
@@ -598,6 +600,7 @@ class FeaturizeLoop:
         publish_snapshot(self.wh)  # Parquet parts for `glue sql` while this process holds the file
         clock.lap("snapshot")
         self.stats.watermark_ns = self.wh.watermark_ns() or 0
+        self.stats.book_breaks = sum(self.wh.book_breaks.values())
         self.stats.late += landed.late
         window.late += landed.late
         n = sum(r is not None for r in records)

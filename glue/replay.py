@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +40,14 @@ class ReplayStats:
     rows: int = 0
     label_rows: int = 0
     seconds: float = 0.0
+    book_breaks: dict[str, int] = field(default_factory=dict)  # level2 books broken, by reason (SQL v4)
 
     def line(self) -> str:
         rate = self.records / self.seconds if self.seconds else 0.0
+        breaks = ", ".join(f"{reason} {n}" for reason, n in sorted(self.book_breaks.items()))
         return (f"replay: {self.files} files, {self.records} records ({rate:,.0f}/s), {self.frames} frame rows, "
-                f"{self.late} late, {self.rows} feature rows in {self.seconds:.1f} s")
+                f"{self.late} late, {self.rows} feature rows in {self.seconds:.1f} s"
+                + (f"; level2 book breaks: {breaks}" if breaks else ""))
 
 
 def expand_paths(patterns: Iterable[str]) -> list[str]:
@@ -222,6 +225,7 @@ def replay(
                 _replay_chunks(wh, read_archive_fast(paths), stats, stop, chunk_records, progress_interval_s)
         except ValueError as exc:
             raise DataError(f"bad archive line: {exc}", "check the file (glue check) or re-import it") from exc
+        stats.book_breaks = dict(wh.book_breaks)
         table = wh.features()
         stats.rows = table.num_rows
         if out:

@@ -282,3 +282,18 @@ def test_v4_equals_v3_without_level2_levels() -> None:
     v4, _ = _one_shot(records, V4)
     assert v4.num_rows > 100
     assert v4.drop(["sql_version"]).equals(v3.drop(["sql_version"]))
+
+
+def test_replay_counts_and_reports_book_breaks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from glue.replay import replay
+
+    path = tmp_path / "raw" / "book-0001.ndjson"
+    path.parent.mkdir(parents=True)
+    records = book_stream(5, 1500)
+    path.write_text("".join(r.to_archive_line() + "\n" for r in records))
+    with caplog.at_level("INFO"):
+        table, stats = replay([str(path)], None, V4, labels_out=None)
+    assert table.equals(_one_shot(records)[0])
+    assert stats.book_breaks["data_gap"] > 0 and stats.book_breaks["late_frame"] > 0
+    assert "level2 book breaks: bad_event" in stats.line()
+    assert any("level2 book breaks this step" in r.getMessage() for r in caplog.records)
