@@ -3,7 +3,7 @@
     python models/sim_archive.py --minutes 360 --out data/sim/raw/2026-01-01/sim-0001.ndjson
     glue replay --raw data/sim/raw --out data/sim/features.parquet --labels-out data/sim/labels.parquet
     glue train --features data/sim/features.parquet --labels data/sim/labels.parquet \\
-        --model-card docs/model_card_v3.md    # the card of the current SQL version (sql/manifest.yml)
+        --model-card docs/model_card_v4.md    # the card of the current SQL version (sql/manifest.yml)
 
 Socket-free and seeded (same arguments -> same file): the frames one connection to `glue exchange`
 would receive (all four channels), with receipt times a few milliseconds after the event time, and before

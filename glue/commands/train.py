@@ -36,7 +36,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
     Example:
       glue train --features data/processed/features.parquet
       glue train --features data/processed/features.parquet --labels data/processed/labels.parquet
-      glue train --from-warehouse warehouse.duckdb --sql-version v3 --model-card docs/model_card_v3.md
+      glue train --from-warehouse warehouse.duckdb --sql-version v4 --model-card docs/model_card_v4.md
       mlflow ui --backend-store-uri sqlite:///mlflow.db    # then open #/experiments/<id>/runs
     """
     from glue.modeling.training import HGB, LOGREG, train

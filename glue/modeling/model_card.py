@@ -1,7 +1,7 @@
 """`docs/model_card_<sql version>.md`: the model card, a fixed template filled with one training run's numbers.
 
 Owns the card's wording; every number comes from the `TrainResult` (the same values the PDF report
-plots), so re-running `glue train --model-card docs/model_card_v3.md` rewrites it consistently.
+plots), so re-running `glue train --model-card docs/model_card_v4.md` rewrites it consistently.
 The committed cards are named by the SQL version of the features they were trained on (`model_card_path`);
 a card of an older version is kept as history. The figures are written next to the report
 (`reports/figures/*.png`).
@@ -73,7 +73,7 @@ Figures: `reports/model_eval.pdf`, `reports/figures/`.
 
 
 def model_card_path(sql_dir: str | Path = "sql", version: str = "") -> Path:
-    """The committed card of a SQL version (default: the manifest's current one), e.g. `docs/model_card_v3.md`."""
+    """The committed card of a SQL version (default: the manifest's current one), e.g. `docs/model_card_v4.md`."""
     from glue.modeling.data import current_sql_version
 
     return Path("docs") / f"model_card_{version or current_sql_version(sql_dir)}.md"
