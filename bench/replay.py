@@ -8,7 +8,8 @@ Prints:
   what no replay of this file format can beat on this machine;
 * the same on every real capture in ../shared/data/coinbase (imported with glue import first);
 * **per-batch cost** of land + finalize for a 1,000-frame micro-batch on a warehouse already holding
-  `--small` vs `--large` landed frames (history built in bulk with SQL, then finalized by the engine);
+  `--small` vs `--large` landed frames (history built in bulk with SQL, then finalized by the engine;
+  `--level2`: every other frame of history and batches an l2_data update, so SQL v4's book works each step);
 * **peak memory** (max RSS) of the process after each part.
 
 Run: `.venv/bin/python -m bench.replay [--ticks 300000] [--small 10000] [--large 10000000] [--skip-captures]
@@ -131,9 +132,11 @@ def bench_captures(tmp: Path) -> None:
           f"(includes opening a warehouse per capture)   peak RSS {peak_mb():,.0f} MB")
 
 
-def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
+def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20, level2: bool = False) -> int:
     """Land n_frames ticker frames for BTC-USD generated in SQL, then finalize them with the engine.
 
+    `level2`: every other frame is an l2_data update of the best levels instead (the first a snapshot), so SQL
+    v4's book has work in every step and a history of the same size.
     SQL-landing versions take the frames through the version's own landing macros (as `glue featurize` does);
     v1 gets its raw rows inserted directly. Steps of 1M frames keep memory bounded.
     """
@@ -141,15 +144,25 @@ def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
     t0 = time.perf_counter()
     for lo in range(0, n_frames, 1_000_000):
         hi = min(lo + 1_000_000, n_frames)
-        frames = f"""
-            SELECT i, {START_NS} + i * {step_ns} + 1000000 AS recv_ns,
-                   '{{"channel":"ticker","timestamp":"'
-                   || strftime(make_timestamp(({START_NS} + i * {step_ns}) // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')
-                   || '","sequence_num":' || i ||
-                   ',"events":[{{"type":"update","tickers":[{{"type":"ticker","product_id":"BTC-USD","price":"' ||
+        stamp = f"strftime(make_timestamp(({START_NS} + i * {step_ns}) // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        ticker = ("""'{"channel":"ticker","timestamp":"' || """ + stamp + """ || '","sequence_num":' || i ||
+                   ',"events":[{"type":"update","tickers":[{"type":"ticker","product_id":"BTC-USD","price":"' ||
                    px || '","best_bid":"' || (px - 0.01) || '","best_ask":"' || (px + 0.01) ||
-                   '","best_bid_quantity":"1.5","best_ask_quantity":"0.5"}}]}}]}}' AS frame
-            FROM (SELECT i, round(60000 + 50 * sin(i / 1000.0) + (i % 7) * 0.01, 2)::DECIMAL(18, 2) AS px
+                   '","best_bid_quantity":"1.5","best_ask_quantity":"0.5"}]}]}'""")
+        l2 = ("""'{"channel":"l2_data","timestamp":"' || """ + stamp + """ || '","sequence_num":' || i ||
+                   ',"events":[{"type":"' || CASE WHEN i = 0 THEN 'snapshot' ELSE 'update' END ||
+                   '","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"x","price_level":"' ||
+                   (prev_px - 0.01) || '","new_quantity":"0"},{"side":"offer","event_time":"x","price_level":"' ||
+                   (prev_px + 0.01) || '","new_quantity":"0"},{"side":"bid","event_time":"x","price_level":"' ||
+                   (px - 0.01) || '","new_quantity":"' || (1 + i % 5) || '"},{"side":"offer","event_time":"x",' ||
+                   '"price_level":"' || (px + 0.01) || '","new_quantity":"' || (1 + i % 3) || '"}]}]}'""")
+        frame = f"CASE WHEN {level2} AND i % 2 = 0 THEN {l2} ELSE {ticker} END" if level2 else ticker
+        frames = f"""
+            SELECT i, {START_NS} + i * {step_ns} + 1000000 AS recv_ns, {frame} AS frame
+            FROM (SELECT i, round(60000 + 50 * sin(i / 1000.0) + (i % 7) * 0.01, 2)::DECIMAL(18, 2) AS px,
+                         -- the previous l2 frame's price (two frames back): its levels are deleted (a real book)
+                         round(60000 + 50 * sin((i - 2) / 1000.0) + ((i - 2) % 7) * 0.01, 2)::DECIMAL(18, 2)
+                             AS prev_px
                   FROM range({lo}, {hi}) t(i))
         """
         if wh.version.landing == "sql":
@@ -179,27 +192,31 @@ def build_history(wh: Warehouse, n_frames: int, ticks_per_s: int = 20) -> int:
     return START_NS + (n_frames - 1) * step_ns
 
 
-def make_batch(t_ns: int, seq: int, batch_frames: int):
+def make_batch(t_ns: int, seq: int, batch_frames: int, level2: bool = False):
     recs = []
-    for _ in range(batch_frames):
+    for k in range(batch_frames):
         t_ns += 50_000_000
         seq += 1
-        recs.append(fx.ticker("BTC-USD", t_ns, "60000.00", "60000.02", seq=seq, iseq=seq))
+        if level2 and k % 2 == 0:  # the book's top: sizes change, prices stay (levels stay bounded)
+            recs.append(fx.l2("BTC-USD", t_ns, seq=seq, iseq=seq, bids=[("60000.00", str(1 + k % 5))],
+                              asks=[("60000.02", str(1 + k % 3))]))
+        else:
+            recs.append(fx.ticker("BTC-USD", t_ns, "60000.00", "60000.02", seq=seq, iseq=seq))
     return recs, t_ns, seq
 
 
 def per_batch_costs(sizes: list[int], tmp: Path, batches: int = 15, batch_frames: int = 1000,
-                    sql_version: str = "") -> dict[int, float]:
+                    sql_version: str = "", level2: bool = False) -> dict[int, float]:
     """Warehouses with each history size, then micro-batches interleaved across them (load drifts equally)."""
     whs, clocks, costs, cpu = {}, {}, {n: [] for n in sizes}, {n: 0.0 for n in sizes}
     for n in sizes:
         whs[n] = Warehouse.open(str(tmp / f"hist-{n}.duckdb"), features_settings(sql_version))
-        clocks[n] = (build_history(whs[n], n), n)
+        clocks[n] = (build_history(whs[n], n, level2=level2), n)
         whs[n].con.execute("CHECKPOINT")
     try:
         for _ in range(batches):
             for n in sizes:
-                recs, t_ns, seq = make_batch(*clocks[n], batch_frames)
+                recs, t_ns, seq = make_batch(*clocks[n], batch_frames, level2)
                 clocks[n] = (t_ns, seq)
                 c0, t0 = time.process_time(), time.perf_counter()
                 whs[n].land(recs)
@@ -233,6 +250,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--chunk", type=int, default=100_000, help="records per land+finalize step")
     parser.add_argument("--skip-split", action="store_true", help="skip the one-shot land/finalize split")
     parser.add_argument("--sql-version", default="", help="SQL version to replay with (default: the current one)")
+    parser.add_argument("--level2", action="store_true",
+                        help="per-batch cost with every other frame an l2_data update (SQL v4 keeps a book)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -247,7 +266,7 @@ def main(argv: list[str]) -> None:
         if args.skip_batch_cost:
             print(f"started {format_rfc3339_ns(time.time_ns())}; peak RSS {peak_mb():,.0f} MB")
             return
-        cost = per_batch_costs([args.small, args.large], tmp, sql_version=args.sql_version)
+        cost = per_batch_costs([args.small, args.large], tmp, sql_version=args.sql_version, level2=args.level2)
         small, large = cost[args.small], cost[args.large]
         print(f"per-batch cost ratio {args.large:,} vs {args.small:,} frames of history: {large / small:.2f}x "
               "(target <= 1.5x)")

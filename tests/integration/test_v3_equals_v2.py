@@ -49,8 +49,9 @@ def test_messy_stream(tmp_path: Path) -> None:
     assert_v3_equals_v2([str(path)])
 
 
-def test_bench_simulated_day_in_steps(tmp_path: Path, monkeypatch: Any) -> None:
-    """bench/replay.py's simulated ticker stream (seed 7, 40 ms mean gap), in 4 files landed one step each."""
+def bench_day_in_steps(tmp_path: Path, monkeypatch: Any) -> list[str]:
+    """bench/replay.py's simulated ticker stream (seed 7, 40 ms mean gap), in 4 files that replay lands one step
+    each; returns their paths."""
     import glue.replay
 
     records = list(fx.simulate_ticker_stream(60_000, seed=7, mean_gap_ms=40))
@@ -62,7 +63,11 @@ def test_bench_simulated_day_in_steps(tmp_path: Path, monkeypatch: Any) -> None:
         path.write_text("".join(r.to_archive_line() + "\n" for r in part))
         paths.append(str(path))
     monkeypatch.setattr(glue.replay, "STEP_BYTES", 1)  # one landing step per file
-    assert_v3_equals_v2(paths)
+    return paths
+
+
+def test_bench_simulated_day_in_steps(tmp_path: Path, monkeypatch: Any) -> None:
+    assert_v3_equals_v2(bench_day_in_steps(tmp_path, monkeypatch))
 
 
 @pytest.mark.skipif(not CAPTURE_SETS, reason=f"real captures not present at {SHARED_CAPTURES}")

@@ -21,6 +21,7 @@ from glue.warehouse import fixtures as fx
 from tests.integration.featurize_support import assert_tables_bitwise_equal
 from tests.integration.ingest_support import CAPTURE_SETS, SHARED_CAPTURES
 from tests.integration.test_v2_equals_v1 import features, imported_capture  # noqa: F401  (fixture)
+from tests.integration.test_v3_equals_v2 import bench_day_in_steps
 from tests.sql.test_landing_v2 import write_market_archive
 
 pytestmark = pytest.mark.slow
@@ -48,19 +49,7 @@ def test_messy_stream_with_clocks(tmp_path: Path) -> None:
 
 
 def test_bench_simulated_day_in_steps(tmp_path: Path, monkeypatch: Any) -> None:
-    """bench/replay.py's simulated ticker stream (seed 7, 40 ms mean gap), in 4 files landed one step each."""
-    import glue.replay
-
-    records = list(fx.simulate_ticker_stream(60_000, seed=7, mean_gap_ms=40))
-    paths = []
-    for i in range(4):
-        path = tmp_path / "raw" / f"day-{i:04d}.ndjson"
-        path.parent.mkdir(exist_ok=True)
-        part = records[i * len(records) // 4:(i + 1) * len(records) // 4]
-        path.write_text("".join(r.to_archive_line() + "\n" for r in part))
-        paths.append(str(path))
-    monkeypatch.setattr(glue.replay, "STEP_BYTES", 1)  # one landing step per file
-    assert_v4_equals_v3(paths)
+    assert_v4_equals_v3(bench_day_in_steps(tmp_path, monkeypatch))
 
 
 @pytest.mark.skipif(not CAPTURE_SETS, reason=f"real captures not present at {SHARED_CAPTURES}")
