@@ -8,7 +8,8 @@ Prints:
 * **throughput**, frames/s of `glue featurize` over a backlog, and its **peak memory** (max RSS);
 * **per-batch cost** of the live loop with a small and a large warehouse (rows already landed);
 * with `--quiet-seconds S` (or `--only-quiet`): the latency of a **quiet product** (a frame every 15 s, clock
-  markers every second as ingest writes them per heartbeat), SQL v3 (clocks finalize it) against v2.
+  markers every second as ingest writes them per heartbeat), SQL v4 and v3 (clocks finalize it) against v2
+  (`--quiet-versions`).
 
 Run: `.venv/bin/python -m bench.featurize [--bootstrap HOST:PORT] [--frames N] [--large-rows N]
 [--quiet-seconds S | --only-quiet]`
@@ -280,9 +281,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large-rows", type=int, default=1_000_000)
     parser.add_argument("--live-frames", type=int, default=10_000, help="frames per per-batch-cost run")
     parser.add_argument("--quiet-seconds", type=float, default=0.0,
-                        help="also run the quiet-product latency (SQL v3 vs v2) for this long (0: skip)")
+                        help="also run the quiet-product latency (--quiet-versions) for this long (0: skip)")
     parser.add_argument("--quiet-every", type=float, default=15.0, help="the quiet product's seconds between frames")
     parser.add_argument("--only-quiet", action="store_true", help="run only the quiet-product latency")
+    parser.add_argument("--quiet-versions", default="v4,v2",
+                        help="SQL versions to compare on the quiet product (v3 on count clock markers)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-featurize-"))
     home = work / "kafka"
@@ -290,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"work dir {work}; broker {bootstrap}", flush=True)
         if args.quiet_seconds or args.only_quiet:
-            for version in ("v3", "v2"):
+            for version in args.quiet_versions.split(","):
                 q = bench_latency(bootstrap, work, args.quiet_seconds or 60.0, args.rate,
                                   quiet_every_s=args.quiet_every, sql_version=version)
                 print(f"quiet product ({QUIET}: a frame every {args.quiet_every:g} s, clock markers every 1 s), "
