@@ -87,7 +87,6 @@ class StepResult:
     touched: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # product -> levels changed
     rebuilt: set[str] = field(default_factory=set)  # products whose stored levels are replaced entirely
     breaks: dict[str, int] = field(default_factory=dict)  # reason -> count
-    actions: int = 0
 
 
 TOP_COLUMNS = ("product_id", "second_s", "changed_ns", "best_bid_e8", "best_bid_qty_e8", "best_ask_e8",
@@ -181,7 +180,6 @@ class BookFold:
             while i < n and actions[i][0] == second:
                 _, at_ns, action, side, price, qty, reason = actions[i]
                 i += 1
-                out.actions += 1
                 if action == "set":
                     if book.valid:
                         levels = book.bid if side == "bid" else book.ask

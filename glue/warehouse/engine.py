@@ -6,7 +6,7 @@ equals live by construction: the same landing rule, the same SQL, the same final
 Transactions (DuckDB is the source of truth):
 * `land()`      raw rows + Kafka offsets + per-product watermark state, in ONE transaction;
 * `finalize()`  new int_grid_1s rows + the feature rows (exp_features) + last final second per product +
-                an export batch record, in ONE transaction;
+                an export batch record (+ SQL v4's level2 book state, glue/warehouse/book.py), in ONE transaction;
 * `mark_exported()` flips the batch's export watermark after the caller has published it.
 Killed at any point, a reopened warehouse continues from its committed state: nothing is computed twice,
 nothing is lost; `pending_exports()` hands back what was finalized but not yet marked exported.
@@ -106,7 +106,8 @@ class Warehouse:
 
             self._state_macros = sql_landing.has_state_macros(con)
         self._book: BookFold | None = BookFold(con) if has_book(con) else None  # level2 book (v4 on)
-        self.book_breaks: dict[str, int] = {}  # reason -> breaks of a valid book (data_gap, late_frame, ...)
+        # reason -> count: gaps that broke a valid book; late frames, bad levels and bad events always
+        self.book_breaks: dict[str, int] = {}
         self._load_state()
 
     # ------------------------------------------------------------------ open / close
