@@ -95,8 +95,9 @@ TOP_COLUMNS = ("product_id", "second_s", "changed_ns", "best_bid_e8", "best_bid_
 
 def has_book(con: Any) -> bool:
     """Whether the applied SQL version keeps a level2 book (defines stg_book_events_in: v4 on)."""
-    return bool(con.execute("SELECT count(*) FROM duckdb_functions() "
-                            "WHERE function_name = 'stg_book_events_in'").fetchall()[0][0])
+    from glue.warehouse.sql_landing import defines
+
+    return defines(con, "stg_book_events_in")
 
 
 class BookFold:

@@ -96,11 +96,17 @@ def input_from_archives(con: Any, paths: Sequence[str]) -> None:
     """)
 
 
+def defines(con: Any, *names: str) -> bool:
+    """Whether the SQL applied on `con` defines every one of these macros (how the engine tells versions apart)."""
+    found = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE list_contains(?, function_name)",
+                        [list(names)]).fetchall()
+    return len(found) == len(set(names))
+
+
 def has_state_macros(con: Any) -> bool:
     """Whether the applied SQL version defines raw_land_products / raw_land_counts (v3 on): then its marks are
     stored in landing-row order and the version computes the per-product state and the counts itself."""
-    return bool(con.execute("SELECT count(*) FROM duckdb_functions() "
-                            "WHERE function_name IN ('raw_land_products', 'raw_land_counts')").fetchall()[0][0] == 2)
+    return defines(con, "raw_land_products", "raw_land_counts")
 
 
 def land_input(con: Any, first_land_seq: int, lateness_ns: int, *,

@@ -81,6 +81,20 @@ SHARED_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "coi
 CAPTURE_SETS = sorted(p.name for p in SHARED_CAPTURES.iterdir() if p.is_dir()) if SHARED_CAPTURES.is_dir() else []
 
 
+def resubscribed_then(ex: ExchangeThread, frames: int, conn: int = 1, messages: int = 6) -> Callable[[], bool]:
+    """A `done()` for run_ingest_until: the exchange received `messages` client messages on connection `conn`
+    (the 4 subscribes, then a level2 unsubscribe + subscribe) and has sent `frames` frames there since."""
+    asked_at: list[int] = []
+
+    def done() -> bool:
+        sent = len(ex.server.sent.get(conn, ())) if ex.server else 0
+        if not asked_at and ex.server and len(ex.server.received.get(conn, ())) >= messages:
+            asked_at.append(sent)
+        return bool(asked_at) and sent >= asked_at[0] + frames
+
+    return done
+
+
 def count_tickers(frames) -> int:
     """How many of these frame texts are ticker messages (unparseable ones count as none)."""
     n = 0

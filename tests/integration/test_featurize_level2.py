@@ -20,7 +20,7 @@ from tests.integration.featurize_support import (
     read_parquet_dir,
     settings_for,
 )
-from tests.integration.ingest_support import ExchangeThread, ingest_settings, run_ingest_until
+from tests.integration.ingest_support import ExchangeThread, ingest_settings, resubscribed_then, run_ingest_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -29,17 +29,8 @@ def test_book_breaks_at_a_gap_recovers_from_the_resnapshot_and_live_equals_repla
     topic = unique_name("raw")
     with ExchangeThread(faults=["skip_seq:2000:3"], speed=0) as ex:
         ingest = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
-        asked_at: list[int] = []
-
-        def done() -> bool:
-            # the resubscribe (4 subscribes, then unsubscribe + subscribe level2) arrived, and the exchange has
-            # sent 5,000 frames since: the new snapshots and a stretch of book after them
-            sent = len(ex.server.sent.get(1, ()))
-            if not asked_at and len(ex.server.received.get(1, ())) >= 6:
-                asked_at.append(sent)
-            return bool(asked_at) and sent >= asked_at[0] + 5_000
-
-        summary = run_ingest_until(ingest, done, timeout_s=120)
+        # the resubscribe arrived and 5,000 frames followed: the new snapshots and a stretch of book after them
+        summary = run_ingest_until(ingest, resubscribed_then(ex, 5_000), timeout_s=120)
     assert summary.seq_gaps == 1 and summary.l2_resnapshots == 1, "\n".join(summary.lines())
 
     settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=300)

@@ -17,6 +17,7 @@ from tests.integration.ingest_support import (
     ingest_settings,
     markers,
     read_topic,
+    resubscribed_then,
     run_ingest_until,
 )
 
@@ -186,15 +187,7 @@ def test_sequence_gap_resubscribes_level2_and_new_snapshots_follow(kafka_bootstr
     topic = unique_name("ticks-raw")
     with ExchangeThread(faults=["skip_seq:300:5"], speed=0) as ex:
         settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
-        asked_at: list[int] = []
-
-        def done() -> bool:
-            # the resubscribe arrived, and the exchange wrote 500 frames since (its answer among them)
-            if not asked_at and len(ex.server.received.get(1, ())) >= 6:
-                asked_at.append(_conn_frames(ex, 1))
-            return bool(asked_at) and _conn_frames(ex, 1) >= asked_at[0] + 500
-
-        summary = run_ingest_until(settings, done)
+        summary = run_ingest_until(settings, resubscribed_then(ex, 500))
         sent = ex.sent()
         received = [json.loads(m) for m in ex.server.received[1]]
     records = archive_records(summary)
