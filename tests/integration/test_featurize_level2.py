@@ -20,7 +20,13 @@ from tests.integration.featurize_support import (
     read_parquet_dir,
     settings_for,
 )
-from tests.integration.ingest_support import ExchangeThread, ingest_settings, resubscribed_then, run_ingest_until
+from tests.integration.ingest_support import (
+    LEVEL2_FIRST,
+    ExchangeThread,
+    ingest_settings,
+    resubscribed_then,
+    run_ingest_until,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -28,7 +34,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def test_book_breaks_at_a_gap_recovers_from_the_resnapshot_and_live_equals_replay(kafka_bootstrap, tmp_path):
     topic = unique_name("raw")
     with ExchangeThread(faults=["skip_seq:2000:3"], speed=0) as ex:
-        ingest = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
+        ingest = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic, channels=LEVEL2_FIRST)
         # the resubscribe arrived and 5,000 frames followed: the new snapshots and a stretch of book after them
         summary = run_ingest_until(ingest, resubscribed_then(ex, 5_000), timeout_s=120)
     assert summary.seq_gaps == 1 and summary.l2_resnapshots == 1, "\n".join(summary.lines())

@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import unique_name
 from tests.integration.ingest_support import (
+    LEVEL2_FIRST,
     ExchangeThread,
     archive_records,
     assert_kafka_matches_archive,
@@ -186,7 +187,7 @@ def _assert_every_gap_is_followed_by_snapshots(records) -> None:
 def test_sequence_gap_resubscribes_level2_and_new_snapshots_follow(kafka_bootstrap, tmp_path):
     topic = unique_name("ticks-raw")
     with ExchangeThread(faults=["skip_seq:300:5"], speed=0) as ex:
-        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
+        settings = ingest_settings(ex.url, tmp_path, bootstrap=kafka_bootstrap, topic=topic, channels=LEVEL2_FIRST)
         summary = run_ingest_until(settings, resubscribed_then(ex, 500))
         sent = ex.sent()
         received = [json.loads(m) for m in ex.server.received[1]]
@@ -197,7 +198,7 @@ def test_sequence_gap_resubscribes_level2_and_new_snapshots_follow(kafka_bootstr
     assert "level2 resnapshots 1 (timeouts 0)" in "\n".join(summary.lines())
     # what the exchange got: the four subscribes, then level2 unsubscribe + subscribe of both products
     assert [(m["type"], m["channel"]) for m in received] == [
-        ("subscribe", "ticker"), ("subscribe", "market_trades"), ("subscribe", "level2"),
+        ("subscribe", "level2"), ("subscribe", "ticker"), ("subscribe", "market_trades"),
         ("subscribe", "heartbeats"), ("unsubscribe", "level2"), ("subscribe", "level2"),
     ]
     assert received[-2]["product_ids"] == received[-1]["product_ids"] == ["BTC-USD", "ETH-USD"]
@@ -218,7 +219,7 @@ def test_sequence_gap_resubscribes_level2_and_new_snapshots_follow(kafka_bootstr
 def test_gaps_in_a_burst_cost_one_resnapshot_per_interval_and_every_book_is_restated(tmp_path):
     faults = ["skip_seq:300:5", "skip_seq:3000:2", "skip_seq:6000:1"]
     with ExchangeThread(faults=faults, speed=0) as ex:
-        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_interval_s=1.0)
+        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_interval_s=1.0, channels=LEVEL2_FIRST)
         started = time.monotonic()
         summary = run_ingest_until(settings, lambda: time.monotonic() - started > 3.0, kafka_enabled=False)
         sent = ex.sent()
@@ -240,7 +241,7 @@ def test_no_snapshot_after_the_resubscribe_reconnects(tmp_path):
 
     options = ExchangeOptions(start_at_ns=1_775_000_000_000_000_000, book_levels=50, resubscribe_snapshot=False)
     with ExchangeThread(faults=["skip_seq:300:5"], options=options, speed=0) as ex:
-        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_timeout_s=1.0)
+        settings = ingest_settings(ex.url, tmp_path, l2_resnapshot_timeout_s=1.0, channels=LEVEL2_FIRST)
         summary = run_ingest_until(settings, lambda: _conn_frames(ex, 2) >= 200, kafka_enabled=False)
         sent = ex.sent()
     records = archive_records(summary)
