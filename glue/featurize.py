@@ -43,6 +43,7 @@ from typing import Any
 
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, WarehouseError
+from glue.parquet import write_parquet
 from glue.records import Record, format_rfc3339_ns
 from glue.signals import stop_on_signals
 
@@ -176,11 +177,9 @@ class ParquetSink:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, name: str, table: Any) -> Path:
-        import pyarrow.parquet as pq
-
         final = self.directory / name
         tmp = self.directory / f".{name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
+        write_parquet(table, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)

@@ -23,6 +23,7 @@ import msgspec
 
 from glue.config import FeatureSettings
 from glue.errors import DataError, WarehouseError
+from glue.parquet import write_parquet
 from glue.records import Record
 
 if TYPE_CHECKING:
@@ -207,8 +208,6 @@ def replay(
     spill_dir: str | None = None,
 ) -> tuple[pa.Table, ReplayStats]:
     """Replay archive files into `warehouse` and write the feature rows to `out` (Parquet); returns (table, stats)."""
-    import pyarrow.parquet as pq
-
     from glue.warehouse import Warehouse
 
     stats = ReplayStats(files=len(paths))
@@ -230,12 +229,12 @@ def replay(
         stats.rows = table.num_rows
         if out:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, out)
+            write_parquet(table, out)
         if labels_out:
             labels = wh.labels()
             stats.label_rows = labels.num_rows
             Path(labels_out).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(labels, labels_out)
+            write_parquet(labels, labels_out)
     stats.seconds = time.monotonic() - started
     log.info("%s", stats.line())
     return table, stats
