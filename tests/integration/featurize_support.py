@@ -210,6 +210,23 @@ def job_for(tmp: Path, topic_in: str, topic_out: str, group: str, name: str = "a
     )
 
 
+def featurize_topic(bootstrap: str, tmp: Path, topic: str, max_batch_frames: int) -> tuple[Any, Any, Any, Any]:
+    """`glue featurize` of `topic` until idle (fresh group, DLQ and output topic): (settings, job, stats, live rows).
+
+    Checks what every end-to-end test needs of the live rows: more than 100, one per (product, second).
+    """
+    from glue.featurize import run_featurize
+    from tests.helpers import unique_name
+
+    settings = settings_for(bootstrap, dlq=unique_name("dlq"), max_batch_frames=max_batch_frames)
+    job = job_for(tmp, topic, unique_name("feat"), unique_name("g"), until_idle_s=3)
+    stats = run_featurize(settings, job)
+    live = read_parquet_dir(job.parquet_dir)
+    assert live is not None and live.num_rows > 100, stats
+    assert max(key_counts(live).values()) == 1
+    return settings, job, stats, live
+
+
 def replay_table(records: list[Record], workdir: Path, settings: Any) -> Any:
     """`glue replay` (glue.replay.replay) of the same records written as an archive, read back from its Parquet."""
     import pyarrow.parquet as pq

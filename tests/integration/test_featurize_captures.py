@@ -10,17 +10,13 @@ from __future__ import annotations
 import pytest
 
 from glue.exchange.server import ExchangeOptions
-from glue.featurize import run_featurize
 from glue.importer import import_captures
 from glue.records import read_archive
 from tests.helpers import unique_name
 from tests.integration.featurize_support import (
     assert_tables_bitwise_equal,
     consume_all,
-    job_for,
-    key_counts,
-    read_parquet_dir,
-    settings_for,
+    featurize_topic,
 )
 from tests.integration.ingest_support import (
     CAPTURE_SETS,
@@ -56,13 +52,7 @@ def test_capture_through_ingest_and_featurize_equals_replay(name, kafka_bootstra
 
         summary = run_ingest_until(ingest, done, timeout_s=300)
 
-    settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=400)
-    job = job_for(tmp_path, topic, unique_name("feat"), unique_name("g"), until_idle_s=3)
-    stats = run_featurize(settings, job)
-
-    live = read_parquet_dir(job.parquet_dir)
-    assert live is not None and live.num_rows > 100, stats
-    assert max(key_counts(live).values()) == 1
+    settings, job, _, live = featurize_topic(kafka_bootstrap, tmp_path, topic, max_batch_frames=400)
     replayed, _ = replay([str(p) for p in summary.archive_files], str(tmp_path / "replay.parquet"), settings.features)
     assert_tables_bitwise_equal(live, replayed)
     assert len(consume_all(kafka_bootstrap, job.topic_out)) == live.num_rows

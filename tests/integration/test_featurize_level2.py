@@ -10,15 +10,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from glue.featurize import run_featurize
 from glue.replay import replay
 from tests.helpers import unique_name
 from tests.integration.featurize_support import (
     assert_tables_bitwise_equal,
-    job_for,
-    key_counts,
-    read_parquet_dir,
-    settings_for,
+    featurize_topic,
 )
 from tests.integration.ingest_support import (
     LEVEL2_FIRST,
@@ -39,12 +35,7 @@ def test_book_breaks_at_a_gap_recovers_from_the_resnapshot_and_live_equals_repla
         summary = run_ingest_until(ingest, resubscribed_then(ex, 5_000), timeout_s=120)
     assert summary.seq_gaps == 1 and summary.l2_resnapshots == 1, "\n".join(summary.lines())
 
-    settings = settings_for(kafka_bootstrap, dlq=unique_name("dlq"), max_batch_frames=300)
-    job = job_for(tmp_path, topic, unique_name("feat"), unique_name("g"), until_idle_s=3)
-    stats = run_featurize(settings, job)
-    live = read_parquet_dir(job.parquet_dir)
-    assert live is not None and live.num_rows > 100, stats
-    assert max(key_counts(live).values()) == 1
+    settings, _, stats, live = featurize_topic(kafka_bootstrap, tmp_path, topic, max_batch_frames=300)
     assert stats.book_breaks >= 2  # the gap broke both products' books
 
     kept = tmp_path / "replay.duckdb"
