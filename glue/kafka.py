@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glue.errors import KafkaUnavailable
+from glue.errors import GlueError, KafkaUnavailable
 
 if TYPE_CHECKING:
     from confluent_kafka import Message, Producer
@@ -283,6 +283,24 @@ def wait_until_ready(bootstrap: str, timeout_s: float, **extra: Any) -> None:
 
 
 # --- small helpers -----------------------------------------------------------------------------
+
+
+def connect(
+    kafka_settings: KafkaSettings, topics: Iterable[str] | Mapping[str, int], timeout_s: float = 15.0
+) -> None:
+    """What a stream loop does before it starts: wait until the broker answers, then ensure its topics.
+
+    Any failure is one `KafkaUnavailable` line saying how to start the broker.
+    """
+    try:
+        wait_until_ready(kafka_settings.bootstrap_servers, timeout_s)
+        ensure_topics(kafka_settings, topics)
+    except GlueError:
+        raise
+    except Exception as exc:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {kafka_settings.bootstrap_servers} ({exc})", "start it: glue broker up"
+        ) from exc
 
 
 def headers_to_dict(headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[str, str]:

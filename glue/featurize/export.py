@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from glue.featurize.crash import CrashHook
@@ -24,18 +25,17 @@ def part_name(batch: Any) -> str:
     return f"part-{batch.first_partition:03d}-{batch.first_offset:012d}.parquet"
 
 
+@dataclass
 class Exporter:
     """Moves pending export batches from DuckDB to Parquet and Kafka, then marks them exported."""
 
-    def __init__(self, wh: Any, parquet: ParquetPartSink, kafka_sink: TransactionalKafkaSink, consumer: Any,
-                 topic_in: str, crash: CrashHook) -> None:
-        self.wh = wh
-        self.parquet = parquet
-        self.kafka = kafka_sink
-        self.consumer = consumer
-        self.topic_in = topic_in
-        self.crash = crash
-        self._last_offsets_only: dict[int, int] = {}
+    wh: Any
+    parquet: ParquetPartSink
+    kafka: TransactionalKafkaSink
+    consumer: Any
+    topic_in: str
+    crash: CrashHook
+    _last_offsets_only: dict[int, int] = field(default_factory=dict, init=False)
 
     def export_pending(self, stats: FeaturizeStats, recovering: bool = False) -> int:
         """Publish every pending export batch in order; returns how many were published."""

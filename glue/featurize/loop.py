@@ -248,17 +248,7 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
     from glue.warehouse import Warehouse
 
     ks = settings.kafka
-    try:
-        kafka.wait_until_ready(ks.bootstrap_servers, 15.0)
-        kafka.ensure_topics(
-            ks, {job.topic_in: ks.partitions_raw, job.topic_out: ks.partitions_features, ks.topic_dlq: 1}
-        )
-    except GlueError:
-        raise
-    except Exception as exc:
-        raise KafkaUnavailable(
-            f"cannot reach Kafka at {ks.bootstrap_servers} ({exc})", "start it: glue broker up"
-        ) from exc
+    kafka.connect(ks, {job.topic_in: ks.partitions_raw, job.topic_out: ks.partitions_features, ks.topic_dlq: 1})
     stop = stop or threading.Event()
     log.info("featurize: %s -> %s, warehouse %s, parquet %s/, group %s", job.topic_in, job.topic_out,
              job.warehouse, job.parquet_dir, job.group_id)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glue.config import Settings
-from glue.errors import GlueError, KafkaUnavailable
+from glue.errors import KafkaUnavailable
 from glue.score.job import ScoreJob, ScoreSummary
 from glue.score.model import ModelInfo, default_model_source, load_model, model_info
 from glue.score.rows import BadRow, decode_row, prediction_message, score_rows
@@ -221,15 +221,7 @@ def run_score(settings: Settings, job: ScoreJob | None = None, *, stop: threadin
         source, info.model_version, info.sql_version, info.threshold, len(info.feature_columns),
         ks.topic_features, ks.topic_predictions, job.group_id or settings.model.score_group_id,
     )
-    try:
-        kafka.wait_until_ready(ks.bootstrap_servers, 15.0)
-        kafka.ensure_topics(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
-    except GlueError:
-        raise
-    except Exception as exc:
-        raise KafkaUnavailable(
-            f"cannot reach Kafka at {ks.bootstrap_servers} ({exc})", "start it: make broker-up"
-        ) from exc
+    kafka.connect(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
     stop = stop or threading.Event()
     loop = ScoreLoop(settings, job, scorer, info, stop, on_prediction)
     with stop_on_signals(stop, "score"):
