@@ -35,9 +35,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from glue.net import free_port  # noqa: E402
 from glue.records import KIND_FRAME, Record, format_rfc3339_ns  # noqa: E402
-from tests.helpers import free_port, unique_name  # noqa: E402
-from tests.integration.featurize_support import PRODUCTS, produce, ticker_stream  # noqa: E402
+from glue.testing.featurize import PRODUCTS, produce, ticker_stream  # noqa: E402
+from glue.testing.names import unique_name  # noqa: E402
 
 
 def start_broker(home: Path) -> str:
@@ -240,7 +241,7 @@ def bench_batch_cost(bootstrap: str, work: Path, sizes: list[int], live_frames: 
     """Median per-batch cost of the live loop on copies of prefilled warehouses, runs interleaved (noise)."""
     import shutil
 
-    from tests.integration.featurize_support import START_NS
+    from glue.testing.featurize import START_NS
 
     filled = {}
     for rows in sizes:

@@ -26,8 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from glue.net import free_port  # noqa: E402
 from glue.records import KIND_FRAME, Record, format_rfc3339_ns  # noqa: E402
-from tests.helpers import free_port, unique_name  # noqa: E402
+from glue.testing.names import unique_name  # noqa: E402
 
 T0_NS = 1_790_000_000_000_000_000
 

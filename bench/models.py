@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     from glue.config import Settings
     from glue.modeling.infer import infer
     from glue.modeling.scorer import load_scorer
-    from glue.modeling.synthetic import synthetic_features
     from glue.modeling.training import HGB, LOGREG, train
+    from glue.testing.synthetic import synthetic_features
 
     seconds = int(args.days * 86400)
     with tempfile.TemporaryDirectory() as tmp:

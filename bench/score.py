@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _start_broker(home: Path) -> str:
     sys.path.insert(0, str(REPO))
-    from tests.helpers import free_port
+    from glue.net import free_port
 
     port, controller = free_port(), free_port()
     subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--port", str(port), "--controller-port",
@@ -67,7 +67,7 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     from glue import kafka
     from glue.config import Settings
     from glue.score import ScoreJob, run_score
-    from tests.score_support import feature_frame, feature_messages, train_artifacts
+    from glue.testing.models import feature_messages, features_frame, train_artifacts
 
     t0 = time.monotonic()
     artifacts = train_artifacts(work / "artifacts", seconds=1800)
@@ -82,7 +82,7 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     ks = settings.kafka
     kafka.ensure_topics(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
     # A realistic row (real feature columns and values) as the template for every product.
-    template = json.loads(feature_messages(feature_frame(seconds=400).iloc[[700]])[0][1])
+    template = json.loads(feature_messages(features_frame(seconds=400).iloc[[700]])[0][1])
 
     # The scorer runs as the real command in its own process (as in production: no GIL shared with
     # this load generator); its final line carries its own latency percentiles.

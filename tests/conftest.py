@@ -5,7 +5,7 @@ pytest run, on free loopback ports with a temporary home, and stops it at the en
 fail or the run is interrupted). It FAILS, never skips, when the broker cannot start. Set
 `TEST_KAFKA_BOOTSTRAP=127.0.0.1:9092` to use an already running broker instead (dev convenience).
 
-Fresh names per test: `from tests.helpers import unique_name` or the `unique_name` fixture.
+Fresh names per test: `from glue.testing.names import unique_name` or the `unique_name` fixture.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
-from tests.helpers import unique_name as _unique_name
+from glue.net import free_port
+from glue.testing.names import unique_name as _unique_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = REPO_ROOT / "docker" / "local-kafka"

@@ -12,20 +12,19 @@ import pytest
 from glue.exchange.server import ExchangeOptions
 from glue.importer import import_captures
 from glue.records import read_archive
-from tests.helpers import unique_name
-from tests.integration.featurize_support import (
+from glue.testing.captures import CAPTURE_SETS, SHARED_CAPTURES
+from glue.testing.featurize import (
     assert_tables_bitwise_equal,
     consume_all,
     featurize_topic,
 )
-from tests.integration.ingest_support import (
-    CAPTURE_SETS,
-    SHARED_CAPTURES,
+from glue.testing.ingest import (
     ExchangeThread,
     count_tickers,
     ingest_settings,
     run_ingest_until,
 )
+from glue.testing.names import unique_name
 
 SHARED, SETS = SHARED_CAPTURES, CAPTURE_SETS
 

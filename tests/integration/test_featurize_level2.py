@@ -11,18 +11,18 @@ import duckdb
 import pytest
 
 from glue.replay import replay
-from tests.helpers import unique_name
-from tests.integration.featurize_support import (
+from glue.testing.featurize import (
     assert_tables_bitwise_equal,
     featurize_topic,
 )
-from tests.integration.ingest_support import (
+from glue.testing.ingest import (
     LEVEL2_FIRST,
     ExchangeThread,
     ingest_settings,
     resubscribed_then,
     run_ingest_until,
 )
+from glue.testing.names import unique_name
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

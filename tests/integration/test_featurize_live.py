@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from glue.featurize import run_featurize
-from tests.integration.featurize_support import (
+from glue.testing.featurize import (
     assert_tables_bitwise_equal,
     consume_all,
     job_for,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from glue.featurize import run_featurize
-from tests.integration.featurize_support import (
+from glue.testing.featurize import (
     REPO_ROOT,
     assert_tables_bitwise_equal,
     consume_all,

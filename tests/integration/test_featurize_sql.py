@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.featurize_support import (
+from glue.testing.featurize import (
     REPO_ROOT,
     featurize_cmd,
     featurize_env,

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from glue.featurize import run_featurize
-from tests.integration.featurize_support import (
+from glue.testing.featurize import (
     assert_tables_bitwise_equal,
     consume_all,
     job_for,

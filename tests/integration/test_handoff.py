@@ -17,7 +17,7 @@ from glue.config import Settings
 from glue.errors import DataError
 from glue.handoff import build_handoff
 from glue.records import Record
-from tests.score_support import train_artifacts
+from glue.testing.models import train_artifacts
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_FILES = {

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from glue.net import free_port
 from glue.records import read_archive
-from tests.helpers import free_port, unique_name
-from tests.integration.ingest_support import (
+from glue.testing.ingest import (
     ExchangeThread,
     archive_records,
     assert_kafka_matches_archive,
@@ -27,6 +27,7 @@ from tests.integration.ingest_support import (
     read_topic,
     run_ingest_until,
 )
+from glue.testing.names import unique_name
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_KAFKA = REPO / "docker" / "local-kafka"

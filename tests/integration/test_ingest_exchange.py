@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import unique_name
-from tests.integration.ingest_support import (
+from glue.testing.ingest import (
     LEVEL2_FIRST,
     ExchangeThread,
     archive_records,
@@ -21,6 +20,7 @@ from tests.integration.ingest_support import (
     resubscribed_then,
     run_ingest_until,
 )
+from glue.testing.names import unique_name
 
 pytestmark = pytest.mark.kafka
 
@@ -122,7 +122,7 @@ def test_data_watchdog_reconnects_a_feed_that_only_beats(tmp_path):
 
 def test_handshake_failures_and_refused_connections_are_retried(tmp_path):
     # Nothing listens on the port at first: every attempt fails, with backoff, and the run still stops cleanly.
-    from tests.helpers import free_port
+    from glue.net import free_port
 
     port = free_port()
     settings = ingest_settings(f"ws://127.0.0.1:{port}", tmp_path)

@@ -11,10 +11,8 @@ import pytest
 from glue.exchange.server import ExchangeOptions
 from glue.importer import import_captures
 from glue.records import read_archive
-from tests.helpers import unique_name
-from tests.integration.ingest_support import (
-    CAPTURE_SETS,
-    SHARED_CAPTURES,
+from glue.testing.captures import CAPTURE_SETS, SHARED_CAPTURES
+from glue.testing.ingest import (
     ExchangeThread,
     archive_records,
     assert_kafka_matches_archive,
@@ -24,6 +22,7 @@ from tests.integration.ingest_support import (
     read_topic,
     run_ingest_until,
 )
+from glue.testing.names import unique_name
 
 SHARED, SETS = SHARED_CAPTURES, CAPTURE_SETS
 

@@ -15,7 +15,7 @@ import pytest
 from glue.config import KafkaSettings
 from glue.errors import KafkaUnavailable
 from glue.kafka import DeadLetter, consumer_config, ensure_topics, producer_config, wait_until_ready
-from tests.helpers import free_port
+from glue.net import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "local-kafka"
 

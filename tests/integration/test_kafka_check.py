@@ -211,7 +211,7 @@ def test_cli_exit_codes(kafka_bootstrap, unique_name, repo_root):
 
 @pytest.mark.slow
 def test_unreachable_broker_is_one_line(repo_root):
-    from tests.helpers import free_port
+    from glue.net import free_port
 
     cmd = [sys.executable, "-m", "glue", "check", "--bootstrap", f"127.0.0.1:{free_port()}", "--min", "1"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root, timeout=60)

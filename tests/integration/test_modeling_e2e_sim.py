@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from glue.cli import cli
 from glue.modeling.training import LOGREG, PERSISTENCE, train
-from tests.integration.featurize_support import simulated_stream, write_archive
-from tests.modeling_data import fast_settings
+from glue.testing.featurize import simulated_stream, write_archive
+from glue.testing.models import fast_settings
 
 pytestmark = pytest.mark.slow
 SIM_MINUTES = 90

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.modeling_data import fast_settings, write_features
+from glue.testing.models import fast_settings, write_features
 
 pytestmark = pytest.mark.slow
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "eda.ipynb"

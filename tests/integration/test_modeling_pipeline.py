@@ -10,7 +10,7 @@ import pytest
 
 from glue.modeling.data import current_sql_version
 from glue.modeling.training import LOGREG, PERSISTENCE, run_training, train
-from tests.modeling_data import fast_settings, features_frame, write_features
+from glue.testing.models import fast_settings, features_frame, write_features
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from glue.config import Settings
 from glue.modeling.data import current_sql_version
-from tests.score_support import feature_frame, feature_messages, train_artifacts
+from glue.testing.models import feature_messages, features_frame, train_artifacts
 
 pytestmark = pytest.mark.kafka
 
@@ -67,7 +67,7 @@ def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_
     from glue.score import ScoreJob, run_score
 
     settings = settings_for(kafka_bootstrap, unique_name)
-    df = feature_frame(seconds=120)
+    df = features_frame(seconds=120)
     messages = feature_messages(df, emitted_at_ns=time.time_ns())
     bad = [(b"BTC-USD", b"{not json"), (b"ETH-USD", json.dumps({"product_id": "ETH-USD"}).encode())]
     produce(settings, messages[:100] + bad + messages[100:])
@@ -103,7 +103,7 @@ def glue_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_sql_version_mismatch_stops_score_with_one_line(kafka_bootstrap, unique_name, artifacts):
     settings = settings_for(kafka_bootstrap, unique_name)
-    df = feature_frame(seconds=10)
+    df = features_frame(seconds=10)
     df["sql_version"] = "v9"
     produce(settings, feature_messages(df))
     result = glue_cli("score", "--bootstrap", kafka_bootstrap, "--topic-in", settings.kafka.topic_features,

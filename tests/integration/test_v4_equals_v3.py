@@ -17,12 +17,12 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
+from glue.testing.captures import CAPTURE_SETS, SHARED_CAPTURES
+from glue.testing.featurize import assert_tables_bitwise_equal
+from glue.testing.landing import write_market_archive
 from glue.warehouse import fixtures as fx
-from tests.integration.featurize_support import assert_tables_bitwise_equal
-from tests.integration.ingest_support import CAPTURE_SETS, SHARED_CAPTURES
 from tests.integration.test_v2_equals_v1 import features, imported_capture  # noqa: F401  (fixture)
 from tests.integration.test_v3_equals_v2 import bench_day_in_steps
-from tests.sql.test_landing_v2 import write_market_archive
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def assert_v4_equals_v3(paths: list[str]) -> None:
 
 
 def test_messy_stream_with_clocks(tmp_path: Path) -> None:
-    from tests.sql.test_warehouse_exactness import messy_stream, with_clocks
+    from glue.testing.streams import messy_stream, with_clocks
 
     path = tmp_path / "raw" / "messy-0001.ndjson"
     path.parent.mkdir(parents=True)

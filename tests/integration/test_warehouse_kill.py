@@ -18,8 +18,8 @@ import pytest
 
 from glue.config import FeatureSettings
 from glue.records import fanout_keys, read_archive
+from glue.testing.streams import messy_stream, one_shot
 from glue.warehouse import Warehouse
-from tests.sql.test_warehouse_exactness import messy_stream, one_shot
 
 CHILD = r'''
 import random, sys

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from glue.config import FeatureSettings
 from glue.records import Record
+from glue.testing.streams import cut_and_restart, messy_stream, with_clocks
 from glue.warehouse import Warehouse
 from glue.warehouse import fixtures as fx
-from tests.sql.test_warehouse_exactness import cut_and_restart, messy_stream, with_clocks
 
 V4 = FeatureSettings(lateness_s=2, sql_version="v4")
 V3 = FeatureSettings(lateness_s=2, sql_version="v3")

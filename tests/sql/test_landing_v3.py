@@ -1,7 +1,7 @@
 """SQL v3 landing (sql/v3/005_landing.sql): the rules of v2's landing, checked the same way, and the raw rows of v2.
 
-* The generated fan-out and event-time tests of tests/sql/test_landing_v2.py run again here on a v3 warehouse
-  (imported below: the `wh` fixture of this module gives them v3).
+* The generated fan-out and event-time tests of tests/sql/test_landing_v2.py run on a v3 warehouse too (the
+  `wh` fixture there is parametrized over v2 and v3).
 * Raw rows: v3 lands exactly the raw_frames / raw_markers / raw_ticker_items / raw_trade_items rows of v2 (and the
   same ctl_products state and landing counts), on generated batches of every frame shape (landed through
   `Warehouse.land`, so inside the landing transaction: rowids of an open transaction), on edge frames (a JSON-null
@@ -21,32 +21,11 @@ from hypothesis import given
 
 from glue.config import FeatureSettings
 from glue.records import read_archive
+from glue.testing.landing import HYPOTHESIS, frame, records_batch, write_market_archive
 from glue.warehouse import Warehouse
-from tests.sql.test_landing_v2 import (  # noqa: F401  (re-run here against v3 through this module's `wh`)
-    HYPOTHESIS,
-    frame,
-    records_batch,
-    test_documented_duplicate_keys_duckdb_keeps_the_first,
-    test_documented_json_dialect_differences,
-    test_documented_nan_and_infinity_are_read_by_both,
-    test_event_time_of_non_string_stamps_is_null,
-    test_sql_event_time_equals_timestamp_event_ns,
-    test_sql_event_time_of_garbage_equals_timestamp_event_ns,
-    test_sql_event_time_strips_what_python_strips,
-    test_sql_fanout_edge_cases,
-    test_sql_fanout_equals_fanout_keys,
-    write_market_archive,
-)
 
 V2 = FeatureSettings(sql_version="v2", lateness_s=2)
 V3 = FeatureSettings(sql_version="v3", lateness_s=2)
-
-
-@pytest.fixture(scope="module")
-def wh() -> Any:
-    """One v3 warehouse for the generated landings (product keys and event times do not depend on state)."""
-    with Warehouse.open(":memory:", V3) as w:
-        yield w
 
 
 @pytest.fixture(scope="module")

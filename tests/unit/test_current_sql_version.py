@@ -7,7 +7,7 @@ from pathlib import Path
 
 from glue.modeling.data import current_sql_version
 from glue.modeling.model_card import model_card_path
-from glue.modeling.synthetic import synthetic_features
+from glue.testing.synthetic import synthetic_features
 from glue.warehouse.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from glue.modeling.data import feature_columns, feature_matrix
 from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold
 from glue.modeling.splits import TEST, TRAIN, VAL, assign, time_split, walk_forward_folds
 from glue.modeling.training import prepare
-from tests.modeling_data import fast_settings, features_frame
+from glue.testing.models import fast_settings, features_frame
 
 HORIZON_S = 60
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the featurize integration tests and bench: a record stream, producing it, reading output.
+"""Featurize test support (integration tests and bench): a record stream, producing it, reading output.
 
 The stream is handcrafted Advanced Trade envelopes (ticker + market_trades, several products, a
 seeded random walk), encoded exactly as `glue ingest` does (glue.records), so featurize and replay
@@ -152,7 +152,7 @@ def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Any]:
 
     from glue.config import KafkaSettings
     from glue.kafka import consumer_config
-    from tests.helpers import unique_name
+    from glue.testing.names import unique_name
 
     consumer = Consumer(consumer_config(KafkaSettings(bootstrap_servers=bootstrap), unique_name("read")))
     numbers = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -216,7 +216,7 @@ def featurize_topic(bootstrap: str, tmp: Path, topic: str, max_batch_frames: int
     Checks what every end-to-end test needs of the live rows: more than 100, one per (product, second).
     """
     from glue.featurize import run_featurize
-    from tests.helpers import unique_name
+    from glue.testing.names import unique_name
 
     settings = settings_for(bootstrap, dlq=unique_name("dlq"), max_batch_frames=max_batch_frames)
     job = job_for(tmp, topic, unique_name("feat"), unique_name("g"), until_idle_s=3)

@@ -1,12 +1,8 @@
-"""Small helpers shared by tests: fresh names and free loopback ports."""
+"""Fresh names for tests and benchmarks: topics, consumer groups, files (free ports are glue.net.free_port)."""
 
 from __future__ import annotations
 
 import uuid
-
-from glue.net import free_port
-
-__all__ = ["free_port", "unique_name"]
 
 
 def unique_name(prefix: str) -> str:

@@ -1,23 +1,52 @@
-"""Shared by the score tests and bench: a real model trained quickly through glue.modeling.
+"""Model test data: the synthetic training-view frame, quick settings, a real model trained in seconds.
 
-Trains a calibrated logistic regression on the synthetic training-view frame (glue.modeling.synthetic),
+`features_frame` gives small, cached, seeded frames of the generator in `glue.testing.synthetic` (the modelling
+tests, the score tests and bench use them); `train_artifacts` trains a calibrated logistic regression on one,
 labels from tau per product fitted on the training part, and writes a real artifacts directory with
-`glue.modeling.artifacts.write_artifacts`, so `load_scorer` loads it exactly as it loads `glue train`'s.
+`glue.modeling.artifacts.write_artifacts`, so `load_scorer` loads it exactly as it loads `glue train`'s;
+`feature_messages` encodes rows as `glue featurize` publishes them.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from glue.config import Settings
+from glue.testing.synthetic import synthetic_features
+
+PRODUCTS = ("BTC-USD", "ETH-USD")
 
 
-def feature_frame(seconds: int = 1800, seed: int = 7, products=("BTC-USD", "ETH-USD")):
-    from glue.modeling.synthetic import synthetic_features
-
+@lru_cache(maxsize=4)
+def _frame(seconds: int, seed: int, products: tuple[str, ...]) -> pd.DataFrame:
     return synthetic_features(products=products, seconds=seconds, seed=seed)
+
+
+def features_frame(seconds: int = 2 * 3600, seed: int = 7, products: tuple[str, ...] = PRODUCTS) -> pd.DataFrame:
+    """`products`, `seconds` 1-second rows each, with regimes and gaps (a fresh copy per call)."""
+    return _frame(seconds, seed, tuple(products)).copy()
+
+
+def write_features(directory: Path, seconds: int = 2 * 3600, seed: int = 7, name: str = "features.parquet") -> Path:
+    path = Path(directory) / name
+    features_frame(seconds, seed).to_parquet(path, index=False)
+    return path
+
+
+def fast_settings(tmp_path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for quick test runs: few bootstrap resamples, 2 folds, everything under tmp_path."""
+    base: dict[str, Any] = {"model.bootstrap_samples": 50, "model.walk_forward_folds": 2}
+    if tmp_path is not None:
+        base.update({"model.artifacts_dir": str(tmp_path / "artifacts"), "model.reports_dir": str(tmp_path / "reports"),
+                     "model.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    base.update(overrides)
+    return Settings().replace(base)
 
 
 def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "", seed: int = 7) -> Path:
@@ -30,7 +59,7 @@ def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "",
     from glue.modeling.estimators import build_logreg, calibrate
     from glue.modeling.tau import apply_label, fit_tau
 
-    df = feature_frame(seconds=seconds, seed=seed)
+    df = features_frame(seconds=seconds, seed=seed)
     sql_version = sql_version or str(df["sql_version"].iloc[0])
     df = df[df["sigma_future_bps"].notna()].reset_index(drop=True)
     cut_train, cut_val = int(len(df) * 0.6), int(len(df) * 0.8)
@@ -53,11 +82,11 @@ def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "",
     return write_artifacts(directory, model, meta, {})
 
 
-def feature_messages(df, emitted_at_ns: int = 0) -> list[tuple[bytes, bytes]]:
+def feature_messages(df: pd.DataFrame, emitted_at_ns: int = 0) -> list[tuple[bytes, bytes]]:
     """(key, value) per row as `glue featurize` publishes them: JSON, RFC 3339 `Z` times, emitted_at."""
     out = []
     for row in df.to_dict("records"):
-        value = {}
+        value: dict[str, Any] = {}
         for k, v in row.items():
             if k in ("sigma_future_bps", "label"):
                 continue

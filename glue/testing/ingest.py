@@ -1,4 +1,4 @@
-"""Test support for ingest: the fake exchange in a background thread, ingest runs, archive readers."""
+"""Test support for ingest: the fake exchange in a background thread, ingest runs, archive and topic readers."""
 
 from __future__ import annotations
 
@@ -74,11 +74,6 @@ class ExchangeThread:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
-
-
-# The real captures, read in place (never copied into the repo); empty on a clone without ../shared.
-SHARED_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
-CAPTURE_SETS = sorted(p.name for p in SHARED_CAPTURES.iterdir() if p.is_dir()) if SHARED_CAPTURES.is_dir() else []
 
 
 # Level2 subscribed first, for tests of resnapshots after a `skip_seq:N` gap: the snapshots are then the
