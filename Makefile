@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check glue models tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The quick tier: unit and SQL tests (no broker, no sockets, no ../shared needed).
@@ -31,6 +32,10 @@ test-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check glue models tests bench
+
+# mypy on glue/ (settings in pyproject.toml [tool.mypy]); part of `make test`.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -45,4 +50,4 @@ stack-up stack-ps stack-down: $(STAMP)
 	docker/stack $(subst stack-,,$@)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

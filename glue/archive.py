@@ -20,6 +20,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from glue.records import FORMAT_VERSION, KIND_FRAME, Record
 
@@ -51,7 +52,7 @@ class ArchiveWriter:
         self.files: list[Path] = []  # every file this writer created, in order
         self.lines_written = 0
         self.bytes_written = 0
-        self._fh = None
+        self._fh: BinaryIO | None = None
         self._path: Path | None = None
         self._date: str | None = None
         self._day: int | None = None  # UTC day number of the current file

@@ -22,7 +22,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glue.errors import CheckFailed, KafkaUnavailable
 from glue.protocol import CHANNELS, ERROR_CHANNEL, MALFORMED, NO_CHANNEL, validate_frame
@@ -173,12 +173,12 @@ class _Tally:
         self.seq_owner: dict[tuple[str, int], int] = {}  # (conn, seq) -> iseq of the first frame
         self.last_seq: dict[tuple[str, bytes], int] = {}  # (conn, key) -> last seq, for ordering
 
-    def add(self, value: bytes | None, key: bytes | None, headers: list | None, where: str) -> None:
+    def add(self, value: bytes | None, key: bytes | None, headers: list[tuple[str, Any]], where: str) -> None:
         r = self.report
         r.records += 1
         value = value or b""
         key = key or b""
-        names = {k for k, _ in headers or ()}
+        names = {k for k, _ in headers}
         if HEADER_KIND in names and HEADER_CONN in names and HEADER_ISEQ in names:
             try:
                 record = Record.from_kafka(value, headers)
@@ -187,7 +187,7 @@ class _Tally:
                 self._example(f"{where}: undecodable glue record ({exc})")
                 return
             conn, iseq, kind = record.conn, record.iseq, record.kind
-            seq_header = dict(headers or ()).get(HEADER_SEQ, b"")
+            seq_header = dict(headers).get(HEADER_SEQ, b"")
         else:
             r.no_headers += 1
             record, conn, iseq, kind, seq_header = None, NO_CONN, r.records, KIND_FRAME, b""
@@ -204,8 +204,8 @@ class _Tally:
             return
 
         if kind == KIND_MARKER:
-            marker = record.marker if record is not None else {}
-            mtype = str((marker or {}).get("type", "?"))
+            marker = (record.marker if record is not None else None) or {}
+            mtype = str(marker.get("type", "?"))
             r.markers[mtype] += 1
             if mtype == MARKER_DATA_GAP:
                 r.gap_markers[str(marker.get("reason", "?"))] += 1
@@ -303,7 +303,7 @@ def read_topic(
     """Tally every record of `topic` between the watermarks captured now (no group, no commits)."""
     from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-    from glue.kafka import consumer_config
+    from glue.kafka import consumer_config, header_pairs
 
     started = time.monotonic()
     # A group id is required by librdkafka, but with assign() and no commits the group is never
@@ -352,19 +352,20 @@ def read_topic(
             batch = consumer.consume(num_messages=1000, timeout=1.0)
             now = time.monotonic()
             for msg in batch:
-                p = msg.partition()
+                p, offset = msg.partition(), msg.offset()
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         remaining.discard(p)
                         continue
                     raise KafkaUnavailable(f"reading {topic}[{p}] failed ({err.str()})", "check the broker log")
+                assert p is not None and offset is not None  # set on every consumed message
                 last_data = now
-                if p not in remaining or msg.offset() >= ends[p]:
+                if p not in remaining or offset >= ends[p]:
                     remaining.discard(p)
                     continue
-                tally.add(msg.value(), msg.key(), msg.headers(), f"{topic}[{p}]@{msg.offset()}")
-                if msg.offset() >= ends[p] - 1:
+                tally.add(msg.value(), msg.key(), header_pairs(msg.headers()), f"{topic}[{p}]@{offset}")
+                if offset >= ends[p] - 1:
                     remaining.discard(p)
             if now - last_progress >= progress_interval_s:
                 rate = report.records / max(now - started, 1e-9)

@@ -44,6 +44,9 @@ class Sources:
     def missing(self) -> list[str]:
         return [name for name, path in self.items.items() if path is None]
 
+    def found(self) -> dict[str, Path]:
+        return {name: path for name, path in self.items.items() if path is not None}
+
 
 def _first(*candidates: Path) -> Path | None:
     for c in candidates:
@@ -143,8 +146,7 @@ def build_handoff(settings: Settings, out: str | Path = "handoff/bundle", *, pre
         shutil.rmtree(out)
     for sub in ("deploy", "docs", "model", "data", "reports", "predictions"):
         (out / sub).mkdir(parents=True)
-    it = sources.items
-    by_prefix = {name.split(" (")[0]: path for name, path in it.items()}
+    by_prefix = {name.split(" (")[0]: path for name, path in sources.found().items()}  # all found: checked above
     shutil.copy2(by_prefix["compose file"], out / "deploy" / "compose.yaml")
     shutil.copy2(by_prefix["Dockerfile"], out / "deploy" / "Dockerfile.ingestor")
     shutil.copy2(by_prefix[".env.example"], out / "deploy" / ".env.example")

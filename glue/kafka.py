@@ -260,7 +260,7 @@ def wait_until_ready(bootstrap: str, timeout_s: float, **extra: Any) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    conf = {"bootstrap.servers": bootstrap, "log_level": 2, "socket.connection.setup.timeout.ms": 1000}
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "log_level": 2, "socket.connection.setup.timeout.ms": 1000}
     conf.update(_normalise(extra))
     admin = AdminClient(conf)
     deadline = time.monotonic() + timeout_s
@@ -303,10 +303,21 @@ def connect(
         ) from exc
 
 
-def headers_to_dict(headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[str, str]:
+# A message's headers as confluent-kafka gives them: (key, value) pairs, or a dict when produced from one.
+Headers = list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str | bytes | None]]:
+    """A message's headers as (key, value) pairs, in order."""
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)
+
+
+def headers_to_dict(headers: Headers) -> dict[str, str]:
     """Kafka headers as a str -> str dict (last value wins; missing values become '')."""
     out: dict[str, str] = {}
-    for key, value in headers or ():
+    for key, value in header_pairs(headers):
         if value is None:
             out[key] = ""
         elif isinstance(value, bytes):
@@ -444,8 +455,11 @@ def dump_topic(kafka_settings: KafkaSettings, topic: str, path: Path, timeout_s:
         while any(position[p] < ends[p] for p in ends) and time.monotonic() < deadline:
             for msg in consumer.consume(1000, 0.5):
                 if msg.error() is None:
-                    values.append(msg.value())
-                    position[msg.partition()] = msg.offset() + 1
+                    value, partition, offset = msg.value(), msg.partition(), msg.offset()
+                    assert partition is not None and offset is not None  # set on every consumed message
+                    if value is not None:  # a tombstone (null value) deletes a key: it is not a row
+                        values.append(value)
+                    position[partition] = offset + 1
     finally:
         consumer.close()
     lines = sorted(json.dumps(json.loads(v), sort_keys=True) for v in values)

@@ -42,7 +42,7 @@ def simulate_outs(
         return seq - 1
 
     for ch in channels:
-        msg = {"type": "subscribe", "channel": ch}
+        msg: dict[str, str | list[str]] = {"type": "subscribe", "channel": ch}
         if ch != "heartbeats":
             msg["product_ids"] = products
         outs, _ = session.on_client_text(dumps(msg), start_ns)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, WarehouseError
@@ -23,6 +23,10 @@ from glue.featurize.job import FeaturizeJob, FeaturizeStats
 from glue.featurize.sinks import TXN_TIMEOUT_S, ParquetPartSink, TransactionalKafkaSink
 from glue.signals import stop_on_signals
 from glue.sinks import DeadLetterSink
+
+if TYPE_CHECKING:
+    from glue.records import Record
+    from glue.warehouse.landing import Coord
 
 log = logging.getLogger("glue.featurize")
 
@@ -191,7 +195,8 @@ class FeaturizeLoop:
 
         The one place where a batch is done: its counters are updated at the end.
         """
-        records, coords = [], []
+        records: list[Record | None] = []  # None: dead-lettered, its offset still landed (coords)
+        coords: list[Coord] = []
         for msg in msgs:
             err = msg.error()
             if err is not None:

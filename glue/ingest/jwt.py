@@ -19,12 +19,16 @@ def _b64url(data: bytes) -> str:
 
 class CdpJwt:
     def __init__(self, key_name: str, private_key_pem: str) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         from glue.errors import ConfigError
 
         try:
-            self._key = load_pem_private_key(private_key_pem.replace("\\n", "\n").encode(), password=None)
+            key = load_pem_private_key(private_key_pem.replace("\\n", "\n").encode(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):  # ES256 signs with an EC key only
+                raise TypeError(type(key).__name__)
+            self._key: ec.EllipticCurvePrivateKey = key
         except (ValueError, TypeError) as exc:
             raise ConfigError("ingest.cdp_api_private_key is not a PEM EC private key",
                               "paste the key from the CDP portal into GLUE_INGEST__CDP_API_PRIVATE_KEY") from exc
@@ -40,6 +44,6 @@ class CdpJwt:
         claims = {"iss": "cdp", "sub": self.key_name, "nbf": now, "exp": now + 120}
         signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
                          + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
-        der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,union-attr]
+        der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         return signing_input + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))

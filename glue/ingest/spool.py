@@ -18,6 +18,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger("glue.ingest.spool")
 
@@ -61,10 +62,10 @@ class Spool:
         self.appended_total = 0
         self.popped_total = 0
         self._segments: list[Path] = []
-        self._writer = None
+        self._writer: BinaryIO | None = None
         self._writer_path: Path | None = None
         self._writer_bytes = 0
-        self._reader = None
+        self._reader: BinaryIO | None = None
         self._reader_path: Path | None = None
         self._counter = 0
         self._recover()
@@ -105,14 +106,15 @@ class Spool:
         while self.pending > 0 and self._segments:
             if self._reader is None:
                 self._reader_path = self._segments[0]
-                if self._reader_path == self._writer_path:
-                    self._writer.flush()  # type: ignore[union-attr]
+                if self._writer is not None and self._reader_path == self._writer_path:
+                    self._writer.flush()
                 self._reader = open(self._reader_path, "rb")  # noqa: SIM115 - closed when exhausted
             line = self._reader.readline()
             if not line.endswith(b"\n") and self._reader_path == self._writer_path:
                 # At the tail of the segment being written: hand buffered lines to the OS, re-read.
                 self._reader.seek(-len(line), os.SEEK_CUR)
-                self._writer.flush()  # type: ignore[union-attr]
+                if self._writer is not None:  # it is: the reader is at the writer's segment
+                    self._writer.flush()
                 line = self._reader.readline()
                 if not line.endswith(b"\n"):
                     self._reader.seek(-len(line), os.SEEK_CUR)

@@ -17,11 +17,7 @@ def default_model_source(settings: Settings) -> str:
 def load_model(source: str, settings: Settings) -> Any:
     """Load a scorer through `glue.modeling.load_scorer`, turning any failure into one clear line."""
     try:
-        from glue import modeling
-
-        load_scorer = getattr(modeling, "load_scorer", None)
-        if load_scorer is None:
-            from glue.modeling.scorer import load_scorer
+        from glue.modeling import load_scorer
     except ImportError as exc:  # the modelling package is missing from this install
         raise ModelError(f"cannot import glue.modeling ({exc})", "reinstall the project: make venv") from exc
     try:

@@ -111,8 +111,9 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record], partitions: i
     records = list(records)
     every = max(1, len(records) // garbage) if garbage else 0
     for i, record in enumerate(records):
+        headers: list[tuple[str, str | bytes | None]] = list(record.kafka_headers(None))
         for key in fanout_keys(record):
-            producer.produce(topic, key=key.encode(), value=record.kafka_value(), headers=record.kafka_headers(None))
+            producer.produce(topic, key=key.encode(), value=record.kafka_value(), headers=headers)
             sent += 1
         if every and i % every == every - 1:
             producer.produce(topic, key=b"BTC-USD", value=b"\xff not a glue record {")

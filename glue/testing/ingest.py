@@ -24,7 +24,8 @@ class ExchangeThread:
 
     def __init__(self, faults: list[str] | tuple = (), options: ExchangeOptions | None = None,
                  **settings: Any) -> None:
-        base = {"host": "127.0.0.1", "port": 0, "source": "sim", "speed": 1.0, "products": ("BTC-USD", "ETH-USD")}
+        base: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "source": "sim", "speed": 1.0,
+                                "products": ("BTC-USD", "ETH-USD")}
         base.update(settings)
         self.settings = ExchangeSettings(**base)
         self.faults = list(faults)
@@ -155,7 +156,8 @@ def archived_frames_by_conn(records: list[Record]) -> dict[str, list[str]]:
 
 
 def markers(records: list[Record], mtype: str | None = None) -> list[dict[str, Any]]:
-    return [r.marker for r in records if r.kind == "marker" and (mtype is None or r.marker["type"] == mtype)]
+    return [r.marker for r in records
+            if r.kind == "marker" and r.marker is not None and (mtype is None or r.marker["type"] == mtype)]
 
 
 def assert_sent_equals_archived(sent: dict[int, list[str]], records: list[Record],
@@ -211,8 +213,9 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.
                 continue
             if msg.error():
                 continue
-            out.append((msg.partition(), msg.offset(), (msg.key() or b"").decode(), msg.value(),
-                        headers_to_dict(msg.headers())))
+            partition, offset, value = msg.partition(), msg.offset(), msg.value()
+            assert partition is not None and offset is not None and value is not None, "a consumed record has all"
+            out.append((partition, offset, (msg.key() or b"").decode(), value, headers_to_dict(msg.headers())))
         return out
     finally:
         consumer.close()

@@ -43,7 +43,7 @@ scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=
 product_id = weighted(
     (12, st.sampled_from(PRODUCTS)), (2, st.just(MISSING)), (1, st.none()), (1, st.integers()),
     (1, st.floats(allow_nan=False, allow_infinity=False)), (1, st.booleans()),
-    (1, st.text(st.characters(exclude_categories=("Cs",)), max_size=6)),  # any text (escapes, non-ASCII, NUL)
+    (1, st.text(st.characters(exclude_categories=["Cs"]), max_size=6)),  # any text (escapes, non-ASCII, NUL)
     (1, st.lists(st.sampled_from(PRODUCTS), max_size=2)),
 )
 

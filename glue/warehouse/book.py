@@ -89,7 +89,7 @@ class StepResult:
     breaks: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
-TOP_COLUMNS = ("product_id", "second_s", "changed_ns", "best_bid_e8", "best_bid_qty_e8", "best_ask_e8",
+TOP_COLUMNS: tuple[str, ...] = ("product_id", "second_s", "changed_ns", "best_bid_e8", "best_bid_qty_e8", "best_ask_e8",
                "best_ask_qty_e8")
 
 
@@ -239,8 +239,8 @@ class BookFold:
                     _append_level(kept, pid, side, price, q)
         for pid in sorted(out.rebuilt):
             book = self.books[pid]
-            for side_name, side in (("bid", book.bid), ("ask", book.ask)):
-                for price, q in side.qty.items():
+            for side_name, book_side in (("bid", book.bid), ("ask", book.ask)):
+                for price, q in book_side.qty.items():
                     _append_level(kept, pid, side_name, price, q)
         if out.rebuilt:
             con.execute("DELETE FROM int_book_levels WHERE list_contains(?, product_id)", [sorted(out.rebuilt)])

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from glue.config import FeatureSettings
 from glue.errors import WarehouseError
@@ -155,6 +155,11 @@ class Warehouse:
             "SELECT product_id, max_event_ns, min_accepted_event_ns, last_final_s FROM ctl_products").fetchall()
         self.states = {p: ProductState(m, a, f) for p, m, a, f in rows}
         self.next_land_seq = int(self._meta("next_land_seq", "0"))
+
+    @overload
+    def _meta(self, key: str, default: str) -> str: ...
+    @overload
+    def _meta(self, key: str, default: None = None) -> str | None: ...
 
     def _meta(self, key: str, default: str | None = None) -> str | None:
         row = self.con.execute("SELECT value FROM ctl_meta WHERE key = ?", [key]).fetchall()

@@ -1,7 +1,7 @@
 """`glue handoff`: a complete bundle from a run's outputs, and a clear list when something is missing.
 
 The run is built from real parts: a simulated archive (glue.exchange.simulate_frames as ingest would
-archive it), a real model (glue.modeling through tests/score_support.py), a real PDF (glue.pdfdoc).
+archive it), a real model (glue.modeling through glue/testing/models.py), a real PDF (glue.pdfdoc).
 """
 
 from __future__ import annotations
