@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from glue.errors import GlueError, KafkaUnavailable
 
 if TYPE_CHECKING:
-    from confluent_kafka import Message, Producer
+    from confluent_kafka import KafkaError, Message, Producer
+    from confluent_kafka.admin import AdminClient, TopicMetadata
 
     from glue.config import KafkaSettings
 
@@ -207,7 +208,7 @@ def ensure_topics(
     return result
 
 
-def _list_topics(admin: Any, bootstrap: str, timeout_s: float) -> dict[str, Any]:
+def _list_topics(admin: AdminClient, bootstrap: str, timeout_s: float) -> dict[str, TopicMetadata]:
     from confluent_kafka import KafkaException
 
     try:
@@ -219,7 +220,7 @@ def _list_topics(admin: Any, bootstrap: str, timeout_s: float) -> dict[str, Any]
         ) from exc
 
 
-def _wait_for_leaders(admin: Any, bootstrap: str, names: list[str], timeout_s: float) -> dict[str, int]:
+def _wait_for_leaders(admin: AdminClient, bootstrap: str, names: list[str], timeout_s: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout_s
     while True:
         topics = _list_topics(admin, bootstrap, max(1.0, deadline - time.monotonic()))
@@ -334,13 +335,13 @@ class DeliveryCounter:
     acknowledged offsets.
     """
 
-    def __init__(self, then: Callable[[Any, Message], None] | None = None, keep_errors: int = 20) -> None:
+    def __init__(self, then: Callable[[KafkaError | None, Message], None] | None = None, keep_errors: int = 20) -> None:
         self.delivered = 0
         self.failed = 0
         self.errors: deque[str] = deque(maxlen=keep_errors)
         self._then = then
 
-    def __call__(self, err: Any, msg: Message) -> None:
+    def __call__(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self.delivered += 1
         else:

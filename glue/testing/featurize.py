@@ -13,9 +13,16 @@ import random
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.records import KIND_FRAME, Record, fanout_keys, format_rfc3339_ns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from confluent_kafka import Message
+
+    from glue.config import Settings
+    from glue.featurize import FeaturizeJob, FeaturizeStats
 
 PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD")
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
@@ -129,7 +136,7 @@ def write_archive(path: Path, records: Iterable[Record]) -> Path:
     return path
 
 
-def read_parquet_dir(directory: Path) -> Any:
+def read_parquet_dir(directory: Path) -> pa.Table | None:
     """All part files of a featurize Parquet directory as one table sorted by (product_id, second_at)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -141,7 +148,7 @@ def read_parquet_dir(directory: Path) -> Any:
     return table.sort_by([("product_id", "ascending"), ("second_at", "ascending")])
 
 
-def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Any]:
+def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Message]:
     """Every committed message of a topic from the beginning (read_committed).
 
     Partitions are assigned directly (no group join). Reads until every partition's position reaches
@@ -160,7 +167,7 @@ def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Any]:
     partitions = [TopicPartition(topic, p) for p in numbers]
     ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
     consumer.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in partitions])
-    out: list[Any] = []
+    out: list[Message] = []
     last = time.monotonic()
     try:
         while time.monotonic() - last < idle_s:
@@ -176,7 +183,7 @@ def consume_all(bootstrap: str, topic: str, idle_s: float = 15.0) -> list[Any]:
     return out
 
 
-def key_counts(table: Any) -> dict[tuple[str, Any], int]:
+def key_counts(table: pa.Table) -> dict[tuple[str, Any], int]:
     """(product_id, second_at) -> number of rows (more than 1 is a duplicate)."""
     counts: dict[tuple[str, Any], int] = {}
     for p, s in zip(table.column("product_id").to_pylist(), table.column("second_at").to_pylist(), strict=True):
@@ -187,7 +194,7 @@ def key_counts(table: Any) -> dict[tuple[str, Any], int]:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings_for(bootstrap: str, dlq: str, **features: Any) -> Any:
+def settings_for(bootstrap: str, dlq: str, **features: Any) -> Settings:
     """Settings for a test run: this broker, a private DLQ topic, the repo's SQL, feature overrides."""
     import dataclasses
 
@@ -197,7 +204,8 @@ def settings_for(bootstrap: str, dlq: str, **features: Any) -> Any:
     return Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_dlq=dlq), features=fs)
 
 
-def job_for(tmp: Path, topic_in: str, topic_out: str, group: str, name: str = "a", until_idle_s: float = 2.0) -> Any:
+def job_for(tmp: Path, topic_in: str, topic_out: str, group: str, name: str = "a",
+            until_idle_s: float = 2.0) -> FeaturizeJob:
     from glue.featurize import FeaturizeJob
 
     return FeaturizeJob(
@@ -211,7 +219,8 @@ def job_for(tmp: Path, topic_in: str, topic_out: str, group: str, name: str = "a
     )
 
 
-def featurize_topic(bootstrap: str, tmp: Path, topic: str, max_batch_frames: int) -> tuple[Any, Any, Any, Any]:
+def featurize_topic(bootstrap: str, tmp: Path, topic: str,
+                    max_batch_frames: int) -> tuple[Settings, FeaturizeJob, FeaturizeStats, pa.Table]:
     """`glue featurize` of `topic` until idle (fresh group, DLQ and output topic): (settings, job, stats, live rows).
 
     Checks what every end-to-end test needs of the live rows: more than 100, one per (product, second).
@@ -228,7 +237,7 @@ def featurize_topic(bootstrap: str, tmp: Path, topic: str, max_batch_frames: int
     return settings, job, stats, live
 
 
-def replay_table(records: list[Record], workdir: Path, settings: Any) -> Any:
+def replay_table(records: list[Record], workdir: Path, settings: Settings) -> pa.Table:
     """`glue replay` (glue.replay.replay) of the same records written as an archive, read back from its Parquet."""
     import pyarrow.parquet as pq
 
@@ -240,7 +249,7 @@ def replay_table(records: list[Record], workdir: Path, settings: Any) -> Any:
     return pq.read_table(out)
 
 
-def assert_tables_bitwise_equal(live: Any, replay: Any) -> None:
+def assert_tables_bitwise_equal(live: pa.Table | None, replay: pa.Table | None) -> None:
     """Same columns, types and rows; float columns compared as their 64-bit patterns (NaN == NaN)."""
     import pyarrow as pa
 
@@ -258,7 +267,7 @@ def assert_tables_bitwise_equal(live: Any, replay: Any) -> None:
             assert a.equals(b), f"column {name} differs"
 
 
-def _bits(arr: Any) -> Any:
+def _bits(arr: pa.Array) -> pa.Array:
     import struct
 
     import pyarrow as pa

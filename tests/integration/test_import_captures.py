@@ -10,8 +10,9 @@ import pytest
 
 from glue.importer import import_captures
 from glue.records import read_archive
+from glue.testing.captures import SHARED_CAPTURES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
+SHARED = SHARED_CAPTURES
 SETS = {
     # set dir: (messages in, frames out, duplicates, skipped, products)
     "Rushabh2704__crypto-volatility": (3108, 3108, 0, 0, {"BTC-USD"}),

@@ -9,9 +9,9 @@ import pytest
 
 from glue.config import FeatureSettings
 from glue.replay import expand_paths, replay
+from glue.testing.captures import CAPTURE_SETS, SHARED_CAPTURES
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coinbase"
-SETS = sorted(p.name for p in CAPTURES.iterdir() if p.is_dir()) if CAPTURES.is_dir() else []
+CAPTURES, SETS = SHARED_CAPTURES, CAPTURE_SETS
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +24,7 @@ from glue.protocol import (
     validate_message,
 )
 from glue.records import KIND_FRAME, Record, fanout_keys, format_rfc3339_ns, frame_products, parse_rfc3339_ns
+from glue.testing.captures import SHARED_CAPTURES
 
 NS = 10**9
 
@@ -208,7 +208,7 @@ def test_classify():
     assert classify('{"type":"heartbeat"}')[0] == NO_CHANNEL
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "coinbase"
+SHARED = SHARED_CAPTURES
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="real captures in ../shared are not on this machine")
