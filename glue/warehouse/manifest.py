@@ -311,12 +311,18 @@ def main() -> None:
     group.add_argument("--update", metavar="VERSION")
     group.add_argument("--record-hashes", metavar="VERSION")
     args = parser.parse_args()
-    if args.update:
-        for name, value in update_fingerprints(args.sql_dir, args.update).items():
-            print(f"{name}: {value}")
-    else:
-        for rel, entry in record_file_hashes(args.sql_dir, args.record_hashes).items():
-            print(f"{rel}: {entry['fingerprint']}")
+    try:
+        if args.update:
+            for name, value in update_fingerprints(args.sql_dir, args.update).items():
+                print(f"{name}: {value}")
+        else:
+            for rel, entry in record_file_hashes(args.sql_dir, args.record_hashes).items():
+                print(f"{rel}: {entry['fingerprint']}")
+    except KeyError as exc:  # a version the manifest does not have
+        raise SystemExit(f"error: SQL version {exc} is not in {resolve_sql_dir(args.sql_dir) / MANIFEST}. "
+                         "Add it under `versions` first (docs/warehouse.md, How to add SQL v5)") from None
+    except WarehouseError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
