@@ -34,8 +34,8 @@ if str(REPO) not in sys.path:
 
 from glue.config import FeatureSettings  # noqa: E402
 from glue.records import format_rfc3339_ns  # noqa: E402
+from glue.testing import fixtures as fx  # noqa: E402
 from glue.warehouse import Warehouse  # noqa: E402
-from glue.warehouse import fixtures as fx  # noqa: E402
 
 START_NS = 1_767_225_600 * 10**9
 

@@ -1,8 +1,9 @@
 """Support for the tests and the benchmarks, not product code.
 
 One place for what tests/ and bench/ share: fresh names (names), the fake exchange in a thread, ingest runs and
-the real captures (ingest, captures), record streams and featurize runs (featurize, streams), seeded SQL-landing
-inputs (landing), the synthetic training-view frame and a quickly trained model (synthetic, models).
+the real captures (ingest, captures), Coinbase envelope builders (fixtures), the YAML fixture runner of the SQL
+objects (sqltest), record streams and featurize runs (featurize, streams), seeded SQL-landing inputs (landing),
+the synthetic training-view frame and a quickly trained model (synthetic, models).
 Free loopback ports are `glue.net.free_port` (product code uses them too).
 
 Product modules (everything in glue/ outside glue/testing) never import this package: tests/unit/test_testing_

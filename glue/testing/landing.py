@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from glue.exchange import simulate_frames
 from glue.records import KIND_FRAME, Record
-from glue.warehouse import fixtures as fx
+from glue.testing import fixtures as fx
 
 START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
 MISSING = object()  # a key left out of the generated object

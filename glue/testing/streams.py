@@ -17,8 +17,8 @@ import pyarrow as pa
 from glue.config import FeatureSettings
 from glue.protocol import envelope_event_ns
 from glue.records import Record
+from glue.testing import fixtures as fx
 from glue.warehouse import Warehouse
-from glue.warehouse import fixtures as fx
 
 FS = FeatureSettings(lateness_s=2)  # the lateness the exactness tests land with
 

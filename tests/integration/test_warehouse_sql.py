@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from glue.config import FeatureSettings
+from glue.testing import fixtures as fx
 from glue.warehouse import Warehouse
-from glue.warehouse import fixtures as fx
 
 QUERY = "SELECT count(*) AS n, count(sigma_future_bps) AS n_sigma FROM trn_training_1s"
 

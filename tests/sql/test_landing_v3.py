@@ -1,4 +1,4 @@
-"""SQL v3 landing (sql/v3/005_landing.sql): the rules of v2's landing, checked the same way, and the raw rows of v2.
+"""SQL v3 landing (the .v3 landing variants): the rules of v2's landing, checked the same way, and the raw rows of v2.
 
 * The generated fan-out and event-time tests of tests/sql/test_landing_v2.py run on a v3 warehouse too (the
   `wh` fixture there is parametrized over v2 and v3).

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from glue.records import Record
+from glue.testing import fixtures as fx
 from glue.testing.streams import FS, cut_and_restart, messy_stream, one_shot, with_clocks
 from glue.testing.streams import event_ns as _event_ns
 from glue.warehouse import Warehouse
-from glue.warehouse import fixtures as fx
 
 
 def test_messy_stream_has_what_it_claims() -> None:

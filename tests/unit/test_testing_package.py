@@ -45,14 +45,8 @@ def test_bench_imports_no_tests_module() -> None:
     assert offenders(bench, "tests") == []
 
 
-# TODO(issue 13): the three version-equality files become one (test_versions_equal.py, branch sql-layout); until
-# that lands they share fixtures among themselves
-PENDING = {"test_v3_equals_v2.py", "test_v4_equals_v3.py"}
-
-
 def test_nothing_imports_from_a_test_file() -> None:
     sources = sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "bench").rglob("*.py"))
-    sources = [p for p in sources if p.name not in PENDING]
     test_modules = tuple(".".join(p.relative_to(REPO).with_suffix("").parts)
                          for p in sorted((REPO / "tests").rglob("test_*.py")))
     assert test_modules

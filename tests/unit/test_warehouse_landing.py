@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glue.records import CONTROL_KEY
-from glue.warehouse import fixtures as fx
+from glue.testing import fixtures as fx
 from glue.warehouse.landing import ProductState, build_batch
 
 NS = 10**9
