@@ -26,6 +26,7 @@ COVERED: dict[str, list[str]] = {
     ],
     "make test": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
     "make test-quick": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
+    "make typecheck": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
     "make bench": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
     "glue demo": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue score": [
