@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.config import Settings
 from glue.errors import KafkaUnavailable
@@ -24,6 +24,9 @@ from glue.score.rows import BadRow, decode_row, prediction_message, score_rows
 from glue.score.sinks import PredictionSink
 from glue.signals import stop_on_signals
 from glue.sinks import DeadLetterSink
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, Message, TopicPartition
 
 log = logging.getLogger("glue.score")
 
@@ -64,7 +67,7 @@ class ScoreLoop:
     def _new_summary(self) -> ScoreSummary:
         return ScoreSummary(model_version=self.info.model_version, sql_version=self.info.sql_version)
 
-    def on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
+    def on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # The idle clock starts once partitions are ours: a slow group join is not "no input".
         if self.assigned_at is None:
             self.assigned_at = time.monotonic()
@@ -101,7 +104,7 @@ class ScoreLoop:
             log.info("%s", self.summary.line())
         return self.summary
 
-    def poll_batch(self) -> list[Any]:
+    def poll_batch(self) -> list[Message]:
         """Wait for the first row, then take whatever else is already fetched (no waiting for a full batch:
         `consume(n, timeout)` would hold early rows until `n` arrive or the timeout passes)."""
         first = self.consumer.poll(0.1)
@@ -109,7 +112,7 @@ class ScoreLoop:
             return []
         return [first, *self.consumer.consume(num_messages=MAX_BATCH - 1, timeout=0)]
 
-    def process(self, msgs: list[Any], arrived_ns: int, window: ScoreSummary) -> None:
+    def process(self, msgs: list[Message], arrived_ns: int, window: ScoreSummary) -> None:
         """One poll batch in the commit order: decode, score, produce, both sinks acknowledged, then commit.
 
         The one place where a batch is done: its counters are updated at the end.
@@ -119,12 +122,15 @@ class ScoreLoop:
         offsets: dict[tuple[str, int], int] = {}
         bad = 0
         for msg in msgs:
-            if msg.error() is not None:
+            err = msg.error()
+            if err is not None:
                 # Partition EOF and transient errors are not rows; fatal ones surface on the next call.
-                if msg.error().fatal():
-                    raise KafkaUnavailable(f"Kafka consumer error: {msg.error()}", "check the broker")
+                if err.fatal():
+                    raise KafkaUnavailable(f"Kafka consumer error: {err}", "check the broker")
                 continue
-            offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            assert topic is not None and partition is not None and offset is not None  # set on every consumed row
+            offsets[(topic, partition)] = offset + 1
             try:
                 good.append(decode_row(msg.value(), self.info))
             except BadRow as exc:

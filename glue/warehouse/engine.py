@@ -91,8 +91,10 @@ class Warehouse:
     Replay: the same calls with coords=None (records are fanned out by glue.records' rule).
     """
 
-    def __init__(self, con: Any, path: str, features: FeatureSettings, version: SqlVersion) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, features: FeatureSettings,
+                 version: SqlVersion) -> None:
         self.con = con
+        self._closed = False
         self.path = path
         self.settings = features
         self.version = version
@@ -140,9 +142,9 @@ class Warehouse:
         return cls(con, path, features, version)
 
     def close(self) -> None:
-        if self.con is not None:
+        if not self._closed:
+            self._closed = True
             self.con.close()
-            self.con = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -228,7 +230,7 @@ class Warehouse:
 
         if self.version.landing != "sql":
             raise WarehouseError(f"SQL {self.version.name} lands records in Python", "use land() with records")
-        def fill(con: Any) -> KafkaBook:
+        def fill(con: duckdb.DuckDBPyConnection) -> KafkaBook:
             sql_landing.input_from_archives(con, paths)
             return KafkaBook()  # archives carry no Kafka coordinates
 
@@ -477,12 +479,12 @@ class Warehouse:
         self.con.execute("INSERT INTO cfg_label_tau VALUES (?, ?)", [product_id, float(tau_bps)])
 
 
-def _rollback(con: Any) -> None:
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(Exception):  # nothing to roll back if BEGIN itself failed
         con.execute("ROLLBACK")
 
 
-def _apply(con: Any, version: SqlVersion, lateness_s: int) -> None:
+def _apply(con: duckdb.DuckDBPyConnection, version: SqlVersion, lateness_s: int) -> None:
     """Apply the version's SQL (idempotent) and check that the file was built with the same SQL and lateness."""
     con.execute("CREATE TABLE IF NOT EXISTS ctl_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
     found = dict(con.execute("SELECT key, value FROM ctl_meta").fetchall())

@@ -14,10 +14,15 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glue.records import KIND_FRAME, KIND_MARKER
-from glue.warehouse.landing import KafkaBook
+from glue.warehouse.landing import Coord, KafkaBook
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from glue.records import Record
 
 INPUT = "raw_landing_input"
 ROWS = "raw_landing_rows"
@@ -39,7 +44,8 @@ class LandedCounts:
     no_time: int
 
 
-def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] | None) -> tuple[int, KafkaBook]:
+def input_from_records(con: duckdb.DuckDBPyConnection, records: Sequence[Record | None],
+                       coords: Sequence[Coord | None] | None) -> tuple[int, KafkaBook]:
     """Point `raw_landing_input` at records (Kafka: coords with key; replay: None); returns (rows, book)."""
     import pyarrow as pa
 
@@ -68,7 +74,7 @@ def input_from_records(con: Any, records: Sequence[Any], coords: Sequence[Any] |
     return table.num_rows, book
 
 
-def input_from_archives(con: Any, paths: Sequence[str]) -> None:
+def input_from_archives(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> None:
     """Point `raw_landing_input` at archive files, read by DuckDB in file and line order when the landing runs.
 
     A line that is not an archive record reaches the landing with kind NULL, and `land_input` refuses the
@@ -96,20 +102,20 @@ def input_from_archives(con: Any, paths: Sequence[str]) -> None:
     """)
 
 
-def defines(con: Any, *names: str) -> bool:
+def defines(con: duckdb.DuckDBPyConnection, *names: str) -> bool:
     """Whether the SQL applied on `con` defines every one of these macros (how the engine tells versions apart)."""
     found = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE list_contains(?, function_name)",
                         [list(names)]).fetchall()
     return len(found) == len(set(names))
 
 
-def has_state_macros(con: Any) -> bool:
+def has_state_macros(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the applied SQL version defines raw_land_products / raw_land_counts (v3 on): then its marks are
     stored in landing-row order and the version computes the per-product state and the counts itself."""
     return defines(con, "raw_land_products", "raw_land_counts")
 
 
-def land_input(con: Any, first_land_seq: int, lateness_ns: int, *,
+def land_input(con: duckdb.DuckDBPyConnection, first_land_seq: int, lateness_ns: int, *,
                state_macros: bool = False) -> tuple[int, LandedCounts]:
     """Run the landing macros over `raw_landing_input` (inside the caller's transaction).
 
@@ -162,7 +168,7 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int, *,
         FROM landed AS l
         LEFT JOIN ctl_products AS p ON p.product_id = l.product_id
     """)
-    row = con.execute(f"""
+    totals = con.execute(f"""
         SELECT
             count(*) FILTER (WHERE key_idx = 1),
             count(*) FILTER (WHERE kind = 'frame'),
@@ -175,15 +181,15 @@ def land_input(con: Any, first_land_seq: int, lateness_ns: int, *,
         JOIN {MARKS} AS m ON m.rid = r.rowid
     """).fetchall()[0]
     _clear_scratch(con)
-    return int(row[6]), LandedCounts(*(int(x) for x in row[:6]))
+    return int(totals[6]), LandedCounts(*(int(x) for x in totals[:6]))
 
 
-def _clear_scratch(con: Any) -> None:
+def _clear_scratch(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * FROM {ROWS} LIMIT 0")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MARKS} AS SELECT * FROM {MARKS} LIMIT 0")
 
 
-def clear_input(con: Any) -> None:
+def clear_input(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the landing's input (the view stays, empty, for the next landing)."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT} AS SELECT * FROM {INPUT} WHERE false")
     with contextlib.suppress(Exception):  # registered only for record landings
