@@ -84,7 +84,7 @@ class ExchangeSettings:
     products: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     seed: int = 7
     subscribe_deadline_s: float = 5.0
-    emit_client_id: bool = False
+    emit_client_id: bool = True  # the real feed sends client_id:"" (the official SDK requires it)
     ack_after_snapshots: bool = True
 
 
