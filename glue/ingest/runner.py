@@ -34,6 +34,7 @@ from glue.config import Settings
 from glue.errors import ConfigError
 from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
+from glue.ingest.recovery import Recovery, clear_state, recover_dead_runs, write_state
 from glue.ingest.resnapshot import Resnapshot, ResnapshotRequest
 from glue.ingest.sink import KafkaSink
 from glue.ingest.spool import Spool
@@ -96,6 +97,8 @@ class IngestSummary:
     archive_files: list[str] = field(default_factory=list)
     archive_bytes: int = 0
     stop_reason: str = ""
+    recovered_runs: list[str] = field(default_factory=list)  # earlier runs that died (kill -9): recovered
+    recovered_resent: int = 0  # their archived records that Kafka never acknowledged, sent at start
     last_connect_error: str = ""
     first_error_frame: str = ""
     kafka_auth_error: str = ""
@@ -144,6 +147,10 @@ class IngestSummary:
             )
         else:
             out.append("  kafka: disabled (--no-kafka)")
+        if self.recovered_runs:
+            out.append(f"  recovered {len(self.recovered_runs)} run(s) that did not stop cleanly "
+                       f"({', '.join(self.recovered_runs)}): {self.recovered_resent} message(s) re-sent to Kafka, "
+                       "the downtime marked as a data_gap (reason restart)")
         out.append(f"  archive: {len(self.archive_files)} file(s), {self.archive_bytes / 1e6:.1f} MB")
         out.extend(f"    {path}" for path in self.archive_files)
         return out
@@ -226,11 +233,14 @@ def run_ingest(
     for that long (a stalled feed that still beats); off by default, as quiet products are normal.
     """
     _validate(settings)
+    run_id = run_id or new_run_id()
+    recovery = recover_dead_runs(settings, run_id, kafka_enabled)
     ingestor = Ingestor(
         settings,
         stop_event=stop_event,
         kafka_enabled=kafka_enabled,
-        run_id=run_id or new_run_id(),
+        run_id=run_id,
+        recovery=recovery,
         spool_high_water=spool_high_water,
         spool_low_water=spool_low_water,
         kafka_close_timeout_s=kafka_close_timeout_s,
@@ -261,7 +271,8 @@ class Ingestor:
 
     def __init__(self, settings: Settings, *, stop_event: threading.Event | None, kafka_enabled: bool,
                  run_id: str, spool_high_water: int, spool_low_water: int,
-                 kafka_close_timeout_s: float = 30.0, data_watchdog_s: float = 0.0) -> None:
+                 kafka_close_timeout_s: float = 30.0, data_watchdog_s: float = 0.0,
+                 recovery: Recovery | None = None) -> None:
         self.kafka_close_timeout_s = kafka_close_timeout_s
         self.data_watchdog_s = data_watchdog_s
         self._last_data_mono = time.monotonic()
@@ -272,6 +283,13 @@ class Ingestor:
         self.summary = IngestSummary(run_id=run_id, url=self.cfg.url, kafka_enabled=kafka_enabled)
         self.products = tuple(dict.fromkeys(self.cfg.pairs))
         self.tracker = StreamTracker(self.products)
+        if recovery is not None and recovery.dead_runs:
+            self.summary.recovered_runs = list(recovery.dead_runs)
+            self.summary.recovered_resent = recovery.resent
+            if recovery.last_good_ts is not None:
+                self.tracker.restart_after(recovery.last_good_ts, {"previous_runs": recovery.dead_runs,
+                                                                   "last_recv_ns": recovery.last_recv_ns})
+        self._state_path = write_state(settings, run_id, kafka_enabled)
         self.resnapshot: Resnapshot | None = None
         if "level2" in self.cfg.channels:
             self.resnapshot = Resnapshot(self.products, self.cfg.l2_resnapshot_interval_s,
@@ -421,6 +439,8 @@ class Ingestor:
             if now >= next_sync:
                 # fsync about once a second: bounded loss on a machine crash, cheap at any rate
                 self.archive.sync()
+                if self.sink is not None:
+                    self.sink.spool.flush()  # to the OS: a kill -9 loses nothing spooled
                 next_sync = now + 1.0
             if self.stop_event.is_set() and not self._stopping:
                 self.request_stop("stop event")
@@ -647,6 +667,7 @@ class Ingestor:
         s.out_of_order, s.heartbeat_gaps, s.disconnect_gaps = t.out_of_order, t.heartbeat_gaps, t.disconnect_gaps
         s.bad_frames, s.error_frames, s.unknown_channel = t.bad_frames, t.error_frames, t.unknown_channel
         s.stop_reason = self._stop_reason or "end"
+        clear_state(self._state_path)  # a clean stop: the next run has nothing to recover
 
 
 def _abort(ws: Any) -> None:
