@@ -177,7 +177,7 @@ def _read_records(files: list[Path]) -> list[Record]:
 
 
 def _last_good(records: list[Record]) -> tuple[str | None, int | None]:
-    from glue.ingest.tracker import CONTROL, DATA, HEARTBEAT, inspect_frame
+    from glue.protocol import CONTROL, DATA, HEARTBEAT, inspect_frame
 
     for record in reversed(records):
         if record.kind != KIND_FRAME or record.frame is None:
@@ -237,7 +237,7 @@ def _resend_tail(settings: Settings, topic: str, dead: str, started_ns: int, rec
     from confluent_kafka import Producer
 
     from glue.ingest.pipeline import kafka_headers
-    from glue.ingest.tracker import inspect_frame
+    from glue.protocol import inspect_frame
     from glue.kafka import producer_config
 
     present = _identity_in_kafka(settings, topic, dead, started_ns, wait_s)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from glue.ingest.tracker import event_ns, inspect_frame
+from glue.ingest.tracker import event_ns
+from glue.protocol import inspect_frame
 from glue.records import fanout_keys, read_archive
 from tests.helpers import unique_name
 from tests.integration.ingest_support import assert_kafka_matches_archive, read_topic
