@@ -91,8 +91,8 @@ def bare_reference(bootstrap: str, records: list) -> dict[str, float]:
     from confluent_kafka import Producer
 
     from glue.config import KafkaSettings
-    from glue.protocol import parse_json
     from glue.kafka import ensure_topics, producer_config
+    from glue.protocol import parse_json
     from glue.records import fanout_keys
 
     ks = KafkaSettings(bootstrap_servers=bootstrap, topic_raw=f"bench-bare-{time.time_ns()}")

@@ -237,8 +237,8 @@ def _resend_tail(settings: Settings, topic: str, dead: str, started_ns: int, rec
     from confluent_kafka import Producer
 
     from glue.ingest.pipeline import kafka_headers
-    from glue.protocol import inspect_frame
     from glue.kafka import producer_config
+    from glue.protocol import inspect_frame
 
     present = _identity_in_kafka(settings, topic, dead, started_ns, wait_s)
     missing: list[tuple[Record, str, int | None]] = []
