@@ -82,6 +82,10 @@ class IdempotentKafkaSink:
             kafka,
             **{
                 "message.timeout.ms": 0,  # never give up on a message ourselves: the broker comes back
+                # ingest creates ticks.raw itself (retrying while the broker is away): until it exists, queue
+                # instead of failing messages as "unknown topic" (dead-lettered at produce, or re-spooled
+                # out of order from a delivery report) when a slow broker start outlasts the 30 s default
+                "topic.metadata.propagation.max.ms": 600_000,
                 "queue.buffering.max.messages": max(high_water * 2, 100_000),
                 "error_cb": self._on_error,
                 "logger": QuietLibrdkafkaLog(),  # per-attempt lines at DEBUG; BrokerHealth says what matters
