@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glue import metrics
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, WarehouseError
 from glue.parquet import write_parquet
@@ -528,6 +529,7 @@ class FeaturizeLoop:
                         cost = time.perf_counter() - t0
                         self.stats.batch_s.append(cost)
                         window.batch_s.append(cost)
+                        metrics.featurize_batch(cost, self.stats)
                 if now - last_progress >= job.progress_interval_s:
                     window.watermark_ns = self.stats.watermark_ns
                     log.info("%s", window.line(now - last_progress, "featurize: last interval"))
@@ -635,6 +637,7 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
             f"cannot reach Kafka at {ks.bootstrap_servers} ({exc})", "start it: glue broker up"
         ) from exc
     stop = stop or threading.Event()
+    metrics.serve(settings.metrics.featurize_port, settings.metrics.host, "featurize")
     log.info("featurize: %s -> %s, warehouse %s, parquet %s/, group %s", job.topic_in, job.topic_out,
              job.warehouse, job.parquet_dir, job.group_id)
     import duckdb

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from glue import metrics
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, ModelError
 from glue.signals import stop_on_signals
@@ -268,6 +269,7 @@ def run_score(
         source, info.model_version, info.sql_version, info.threshold, len(info.feature_columns),
         ks.topic_features, ks.topic_predictions, group,
     )
+    metrics.serve(settings.metrics.score_port, settings.metrics.host, "score")
     try:
         kafka.wait_until_ready(ks.bootstrap_servers, 15.0)
         kafka.ensure_topics(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
@@ -425,3 +427,4 @@ def _score_batch(msgs, arrived_ns, scorer, info, producer, consumer, dead_letter
         s.latencies_ms.extend(latencies)
         if len(s.latencies_ms) > MAX_LATENCY_SAMPLES:  # bounded memory on long runs: keep the recent half
             del s.latencies_ms[: MAX_LATENCY_SAMPLES // 2]
+    metrics.score_batch(stats[0], latencies)
