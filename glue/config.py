@@ -154,7 +154,7 @@ class ViewSettings:
     host: str = "127.0.0.1"
     port: int = 8050
     history_s: float = 600.0  # a fresh page starts this far in the past; charts show this much
-    push_interval_s: float = 0.5  # the page gets one update per product at least this often
+    push_interval_s: float = 0.25  # the page gets new rows this often (half of it is the mean added latency)
     stale_s: float = 5.0  # a topic whose newest row is older than this is shown stale (red)
     max_alerts: int = 50  # recent alerts kept for the list
     model: str = ""  # artifacts dir whose model.json gives the label threshold (tau); "" = model.artifacts_dir

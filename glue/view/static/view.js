@@ -7,7 +7,8 @@
   const dirty = new Set();           // products whose charts need redrawing
   let historyMs = 600000;
   let lastMessageAt = 0;
-  const seen = [];                   // [product, second ms, page ms] of applied predictions (bench/tests)
+  const seen = [];                   // [product, second ms, page ms] of predictions drawn (bench/tests)
+  const pendingSeen = [];
   window.__view = { messages: 0, seen: seen, errors: 0 };
 
   const fmt = (v, digits) => (v === null || v === undefined || Number.isNaN(v)) ? "–" : Number(v).toFixed(digits);
@@ -74,8 +75,7 @@
       s.pt.push(row.t); s.prob.push(row.prob);
       s.thr = row.thr; s.mv = row.mv; s.sv = row.sv; s.lastProb = row.prob; s.lastSpike = row.spike;
       if (row.spike) s.alerts.push({ t: row.t, prob: row.prob });
-      seen.push([row.p, row.t, Date.now()]);
-      if (seen.length > 20000) seen.splice(0, 10000);
+      pendingSeen.push([row.p, row.t]);
     }
     dirty.add(s.pid);
   }
@@ -96,7 +96,7 @@
   };
   const config = { displayModeBar: false, responsive: true };
 
-  function draw(s) {
+  function drawText(s) {
     card(s);
     const c = s.card;
     c.querySelector(".price-value").textContent = fmtPrice(s.lastMid);
@@ -108,6 +108,9 @@
     c.querySelector(".versions").textContent =
       "model " + (s.mv || "?") + " · SQL " + (s.sv || s.fsv || "?") + " · threshold " + fmt(s.thr, 3) +
       " · label τ " + (s.tau === null || s.tau === undefined ? "?" : fmt(s.tau, 2) + " bps");
+  }
+
+  function drawCharts(s) {
     if (typeof Plotly === "undefined") return;
     const x0 = s.ft.length ? s.ft[0] : (s.pt.length ? s.pt[0] : 0);
     const x1 = Math.max(s.ft.length ? s.ft[s.ft.length - 1] : 0, s.pt.length ? s.pt[s.pt.length - 1] : 0);
@@ -118,8 +121,8 @@
         marker: { color: "#f85149", size: 8, symbol: "triangle-up" } },
     ];
     const vol = [
-      { x: s.ft, y: s.v60, type: "scatter", mode: "lines", name: "vol 60 s", line: { color: "#d29922", width: 1.5 } },
       { x: s.ft, y: s.v300, type: "scatter", mode: "lines", name: "vol 300 s", line: { color: "#a371f7", width: 1.5 } },
+      { x: s.ft, y: s.v60, type: "scatter", mode: "lines", name: "vol 60 s", line: { color: "#d29922", width: 1.5 } },
     ];
     if (s.tau !== null && s.tau !== undefined && x1) {
       vol.push({ x: [x0, x1], y: [s.tau, s.tau], type: "scatter", mode: "lines", name: "label τ",
@@ -182,6 +185,7 @@
     if (msg.reset) {
       for (const s of series.values()) { if (s.card) s.card.remove(); }
       series.clear();
+      chartsDirty.clear();
     }
     for (const row of msg.rows) apply(row);
     health(msg.health);
@@ -191,11 +195,33 @@
       trimFront(s.ft, [s.mid, s.v60, s.v300], newest - historyMs);
       trimFront(s.pt, [s.prob], newest - historyMs);
       s.alerts = s.alerts.filter((a) => a.t >= newest - historyMs);
-      draw(s);
+      drawText(s);                     // the figures: cheap, on every message
+      chartsDirty.add(pid);
     }
     dirty.clear();
+    const drawnAt = Date.now();        // the values are in the DOM now
+    for (const [p, t] of pendingSeen) seen.push([p, t, drawnAt]);
+    pendingSeen.length = 0;
+    if (seen.length > 50000) seen.splice(0, 25000);
     document.getElementById("clock").textContent = "server " + new Date(msg.now_ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
     window.__view.lastRender = Date.now();
+  }
+
+  // Charts are redrawn on their own clock: about once a second, one product at a time in short slices so
+  // that messages are handled between them, and never more than a quarter of the time (a slow machine
+  // draws less often instead of queueing messages behind the drawing).
+  const chartsDirty = new Set();
+  let queue = [], cycleStart = 0, busy = 0;
+  function chartLoop() {
+    if (!queue.length) { queue = [...chartsDirty]; chartsDirty.clear(); cycleStart = performance.now(); busy = 0; }
+    const t0 = performance.now();
+    while (queue.length && performance.now() - t0 < 30) {
+      const s = series.get(queue.shift());
+      if (s && s.card) drawCharts(s);
+    }
+    busy += performance.now() - t0;
+    if (queue.length) { setTimeout(chartLoop, 0); return; }
+    setTimeout(chartLoop, Math.max(50, 1000 - (performance.now() - cycleStart), 3 * busy));
   }
 
   function connect() {
@@ -215,6 +241,7 @@
     }
   }, 1000);
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
-  else connect();
+  function start() { connect(); setTimeout(chartLoop, 200); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
