@@ -158,7 +158,8 @@ class ViewState:
 
     def _feature(self, row: dict[str, Any]) -> None:
         pid = self._product(row["product_id"])
-        if pid is None:
+        if pid is None:  # not a product id, or past MAX_PRODUCTS: counted, shown as "skipped"
+            self.skipped += 1
             return
         t_ns = parse_rfc3339_ns(row["second_at"])
         emitted = row.get("emitted_at")
@@ -178,7 +179,8 @@ class ViewState:
 
     def _prediction(self, msg: dict[str, Any]) -> None:
         pid = self._product(msg["product_id"])
-        if pid is None:
+        if pid is None:  # not a product id, or past MAX_PRODUCTS: counted, shown as "skipped"
+            self.skipped += 1
             return
         t_ns = parse_rfc3339_ns(msg["second_at"])
         emitted, scored = msg.get("feature_emitted_at"), msg.get("scored_at")

@@ -162,6 +162,9 @@
     const err = document.getElementById("reader-error");
     err.hidden = !h.reader_error;
     err.textContent = h.reader_error || "";
+    const skipped = document.getElementById("skipped");
+    skipped.hidden = !h.skipped;
+    skipped.textContent = h.skipped ? h.skipped + " record(s) the view could not read (not a product row)" : "";
     for (const p of h.products) {
       let s = series.get(p.p);
       if (!s) { s = newSeries(p.p); series.set(p.p, s); dirty.add(p.p); }
