@@ -41,7 +41,8 @@ class TopicHealth:
     def seen(self, ts_ms: int, now_s: float) -> None:
         self.count += 1
         self.newest_ms = max(self.newest_ms, ts_ms)
-        self.arrivals_s.append(now_s)
+        if ts_ms / 1000 >= now_s - RATE_WINDOW_S:  # by message time: the history read at start is not a burst
+            self.arrivals_s.append(ts_ms / 1000)
         while self.arrivals_s and self.arrivals_s[0] < now_s - RATE_WINDOW_S:
             self.arrivals_s.popleft()
 

@@ -202,10 +202,12 @@ def test_an_alert_appears_when_the_market_spikes(page, stack, tmp_path):
     assert rows >= 1
     first = page.evaluate("[...document.querySelector('#alerts tbody tr').cells].map(c => c.textContent)")
     assert first[1] in PRODUCTS and 0.0 <= float(first[2]) <= 1.0
-    # and the alert is marked on that product's price chart (the red markers trace has points)
-    marked = page.evaluate("""(pid) => { const c = [...document.querySelectorAll('.card')]
+    # and the alert is marked on that product's price chart (the red markers trace gets points; charts are
+    # redrawn on their own clock, about once a second)
+    marked = wait_page(page, lambda: page.evaluate("""(pid) => { const c = [...document.querySelectorAll('.card')]
         .find(c => c.querySelector('.product-name').textContent === pid);
-        return c.querySelector('.chart-price').data[1].x.length; }""", first[1])
+        const chart = c.querySelector('.chart-price');
+        return chart.data ? chart.data[1].x.length : 0; }""", first[1]), 10, "the alert marked on the price chart")
     assert marked >= 1
     page.screenshot(path=str(tmp_path / "view-alert.png"), full_page=True)
     assert page.console_errors == []
