@@ -324,6 +324,9 @@ class Demo:
         """A live market at real speed (or --speed) through ingest, featurize and score, with glue view on
         it, until Ctrl-C. Own topics and warehouse (`<out>/live/`), so the page shows this market only."""
         opts = self.opts
+        for child in procs.children:  # the first market has ended; its exchange is of no more use
+            if child.name == "exchange":
+                procs.stop(child)
         t0 = self.stage(f"Live: a market at speed {opts.view_speed:g} -> ingest -> featurize -> score -> glue view")
         live = self.out / "live"
         live.mkdir(parents=True, exist_ok=True)
@@ -368,6 +371,7 @@ class Demo:
         url = _view_url(view)
         self.result.paths["view"] = Path(str(url))
         self.done("live", t0, "running")
+        self.result.timings_s["total"] = round(time.monotonic() - self.started, 1)
         self.echo(format_summary(self.result))
         spike = (f"; the market spikes {opts.view_spike_at_s:g} s in, so an alert shows"
                  if opts.view_spike_at_s > 0 and not opts.live else "")

@@ -118,7 +118,7 @@
     const price = [
       { x: s.ft, y: s.mid, type: "scatter", mode: "lines", name: "mid", line: { color: "#58a6ff", width: 1.5 } },
       { x: at.map((a) => a.t), y: at.map((a) => midAt(s, a.t)), type: "scatter", mode: "markers", name: "alert",
-        marker: { color: "#f85149", size: 8, symbol: "triangle-up" } },
+        marker: { color: "#f85149", size: 6, symbol: "triangle-up", opacity: 0.85 } },
     ];
     const vol = [
       { x: s.ft, y: s.v300, type: "scatter", mode: "lines", name: "vol 300 s", line: { color: "#a371f7", width: 1.5 } },
@@ -171,7 +171,7 @@
       if (s.tau !== p.tau) { s.tau = p.tau; dirty.add(p.p); }
     }
     const body = document.querySelector("#alerts tbody");
-    const rows = h.alerts.slice().reverse();
+    const rows = h.alerts.slice().sort((a, b) => b.t - a.t || (a.p < b.p ? -1 : 1));  // newest first
     body.replaceChildren(...rows.map((a) => {
       const tr = el("tr");
       tr.append(el("td", "", utc(a.t)), el("td", "product", a.p), el("td", "p", fmt(a.prob, 3)));
