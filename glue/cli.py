@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("infer", "Score a features file with a saved or registered model."),
     "monitor": ("monitor", "Evidently data-drift and data-quality reports."),
     "score": ("score", "Score live feature rows from Kafka and publish predictions."),
+    "view": ("view", "Serve the live view: prices, volatility, spike probability, alerts, health."),
     "demo": ("demo", "Run the whole product end to end on a simulated market."),
     "handoff": ("handoff", "Assemble the handoff bundle for the team."),
     "broker": ("broker", "Start, stop or inspect the project's local Kafka broker."),
