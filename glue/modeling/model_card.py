@@ -85,7 +85,7 @@ def write_model_card(result: Any, path: str | Path, command: str = "",
     """Fill the template from `result` into `path`; `command` (default `glue train --model-card PATH`) is
     quoted as the way to regenerate it."""
     from glue.modeling import plots
-    from glue.modeling.training import HGB_MARGIN, PERSISTENCE, ZSCORE
+    from glue.modeling.results import HGB_MARGIN, PERSISTENCE, ZSCORE
 
     chosen = result.models[result.chosen]
     split_rows = "\n".join(f"| {r.split} | {r.product_id} | {r.rows:,} | {r.positives:,} | {r.positive_rate:.4f} |"
