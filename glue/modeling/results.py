@@ -25,6 +25,9 @@ REGISTRABLE_BASELINES = (PERSISTENCE, HAR)
 # gain does not pay for a model that is harder to explain and slower to score.
 HGB_MARGIN = 0.005
 TRAINING_VIEW_NAME = TRAINING_VIEW
+# The model card's section written by `glue evaluate` (kept when `glue train --model-card` rewrites the card).
+CARD_BEGIN = "<!-- glue evaluate: begin -->"
+CARD_END = "<!-- glue evaluate: end -->"
 SKILL_ALPHA = 0.05
 SKILL_PERMUTATIONS = 199
 
