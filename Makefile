@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean broker-up broker-down stack-up stack-ps stack-down
+.PHONY: demo test test-quick typecheck lint bench venv clean broker-up broker-down stack-up stack-ps stack-down
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found. Install Python 3.11+ or run 'make PYTHON=python3.12 ...'"; exit 1; }
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check glue models tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick tier: unit and SQL tests (no broker, no sockets, no ../shared needed).
+test-quick: $(STAMP)
+	$(BIN)/ruff check glue models tests bench
+	$(BIN)/python -m pytest tests/unit tests/sql $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check glue models tests bench

@@ -1,15 +1,23 @@
 """Registry for the README-commands check: each command the README shows -> the tests that run it.
 
 Keys are the command as a user types it, up to its subcommand: `glue <command>` or `make <target>`.
-`tests/unit/test_readme_commands.py` fails when README.md or handoff/README.md
+`tests/unit/test_readme_commands.py` fails when README.md, handoff/README.md or a page under docs/
 shows a `glue ...` or `make ...` command whose key is missing here, or when a
 test id below does not exist. Add the test first, then the README line.
 """
 
 from __future__ import annotations
 
-# Sections of the README maintained as separate files (merged into README.md by the lead).
-README_SOURCES = ("README.md", "handoff/README.md")
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[1]
+# The front door, the handoff note and every documentation page (repo-relative paths). docs/cli.md is left
+# out: it is generated from `--help`, whose examples tests/unit/test_cli_help.py checks.
+README_SOURCES = (
+    "README.md",
+    "handoff/README.md",
+    *sorted(str(p.relative_to(_REPO)) for p in (_REPO / "docs").glob("*.md") if p.name != "cli.md"),
+)
 
 COVERED: dict[str, list[str]] = {
     "make demo": [
@@ -17,6 +25,7 @@ COVERED: dict[str, list[str]] = {
         "tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker",
     ],
     "make test": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
+    "make test-quick": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
     "make bench": ["tests/unit/test_readme_commands.py::test_make_targets_resolve"],
     "glue demo": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue score": [

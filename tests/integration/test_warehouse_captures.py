@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,4 +31,7 @@ def test_capture_replays_into_features(name: str, tmp_path: Path) -> None:
 
 
 def test_captures_are_present() -> None:
+    """CI (CI=true) runs beside ../shared and must see the captures; a newcomer's fresh clone has none."""
+    if os.environ.get("CI", "").lower() != "true" and not CAPTURES.is_dir():
+        pytest.skip(f"real captures not present at {CAPTURES}: their tests are skipped (CI=true requires them)")
     assert len(SETS) >= 6, f"expected the shared captures in {CAPTURES}"
