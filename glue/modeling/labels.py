@@ -26,7 +26,7 @@ from glue.errors import DataError
 
 ASSIGNMENT, RELATIVE = "assignment", "relative"
 LABELS = (ASSIGNMENT, RELATIVE)
-REF_S = 1800
+REF_S = 600
 MIN_COVER = 0.9
 
 
