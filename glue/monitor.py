@@ -41,6 +41,8 @@ INPUT_METHOD = "psi"
 INPUT_THRESHOLD = 0.25
 THIN_S = 30
 RATE_FACTOR = 2.0
+P_VALUE_METHODS = {"ks", "chisquare", "z", "t_test", "mannw", "anderson", "cramer_von_mises", "epps_singleton",
+                   "fisher_exact", "g_test", "empirical_mmd"}
 
 
 @dataclass
@@ -97,8 +99,10 @@ def drifted_columns(report: dict[str, Any]) -> tuple[list[dict[str, Any]], float
             share = float(metric["value"]["share"])
         elif kind.endswith("ValueDrift"):
             value, threshold, method = float(metric["value"]), float(cfg["threshold"]), str(cfg["method"])
-            # p-value tests drift when p < threshold; distances when distance >= threshold.
-            is_drift = value < threshold if "p_value" in method else value >= threshold
+            # p-value tests drift when p < threshold; distances when distance >= threshold. Evidently names a
+            # test by its short id when it was asked for by name ("ks"), by a "... p_value" title otherwise.
+            is_p_value = "p_value" in method or method.lower() in P_VALUE_METHODS
+            is_drift = value < threshold if is_p_value else value >= threshold
             if is_drift:
                 drifted.append({"column": cfg["column"], "method": method, "value": value, "threshold": threshold})
     return drifted, share

@@ -38,7 +38,7 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling.evaluation import average_precision, block_bootstrap
 from glue.modeling.fitting import choose_model, fit_models
-from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, apply_k, fit_k, relative_ratio
+from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
 from glue.modeling.results import CARD_BEGIN, CARD_END, HAR, HGB, LOGREG, PERSISTENCE
 from glue.modeling.splits import TEST, TRAIN, VAL
 from glue.modeling.tau import apply_label, fit_tau
@@ -50,6 +50,7 @@ LONG_BLOCKS = 3
 SESSION_GAP_S = 60
 VAL_FRAC = 0.25
 SHOWN = ("chosen", HAR, PERSISTENCE, LOGREG, HGB)
+RATIO = "_relative_ratio"  # bookkeeping column: never a feature (columns are fixed before it is added)
 
 
 @dataclass
@@ -169,7 +170,9 @@ def _labels(label: str, fit: pd.DataFrame, others: list[pd.DataFrame], settings:
         frames = [f[f["sigma_future_bps"].notna()] for f in frames]
         tau = fit_tau(frames[0], m.tau_quantile, m.tau_per_product)
         return frames, [apply_label(f, tau) for f in frames], tau
-    ratios = [relative_ratio(f, ref_s) for f in frames]
+    # the ratio was computed on each whole capture (its reference reads the rows before t, which a
+    # validation tail or a later block would not hold on its own)
+    ratios = [f[RATIO].to_numpy(dtype=float) for f in frames]
     frames = [f[np.isfinite(r)] for f, r in zip(frames, ratios, strict=True)]
     ratios = [r[np.isfinite(r)] for r in ratios]
     k = fit_k(ratios[0], m.tau_quantile)
@@ -398,6 +401,9 @@ def evaluate(settings: Settings, captures: str | Path, *, labels: tuple[str, ...
             frames[d.name] = load_capture(d, settings, Path(tmp))
     columns = [c for c in mdata.feature_columns(pd.concat(frames.values(), ignore_index=True))
                if c != "capture"]
+    if RELATIVE in labels:
+        for df in frames.values():
+            df[RATIO] = relative_ratio(df, ref_s)
     all_groups = groups(frames)
     result = EvalResult(captures={k: int(v["sigma_future_bps"].notna().sum()) for k, v in frames.items()},
                         labels={}, budget=budget, level=level,
