@@ -205,8 +205,11 @@ def _score_fold(name: str, y: np.ndarray, scores: dict[str, np.ndarray], second_
 def _bootstrap(y, scores, second_at, settings, n_boot, level):
     pairs = [("chosen", HAR), ("chosen", PERSISTENCE)]
     sub = {k: scores[k] for k in ("chosen", HAR, PERSISTENCE)}
-    return block_bootstrap(y, sub, second_at, settings.model.bootstrap_block_s, n_boot, settings.model.seed, pairs,
-                           level=level)
+    # a short capture holds a few 300 s blocks at most: use blocks of a tenth of it (at least 30 s), or
+    # the resamples would all be the capture itself and the interval would collapse to a point
+    n_sec = len(np.unique(second_at))
+    block = max(30, min(settings.model.bootstrap_block_s, n_sec // 10))
+    return block_bootstrap(y, sub, second_at, block, n_boot, settings.model.seed, pairs, level=level)
 
 
 def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Settings, columns: list[str],
@@ -321,7 +324,7 @@ def report_markdown(result: EvalResult, ref_s: int) -> str:
              "model and picks the champion; tau and k come from the fit part only. "
              f"Alert budget: the top {100 * result.budget:g} % of each fold's seconds. Lift = PR-AUC of "
              f"the fold's champion minus the baseline's, {100 * result.level:g} % moving-block bootstrap "
-             "interval.", "",
+             "interval (300 s blocks; a tenth of the fold, at least 30 s, when shorter).", "",
              "Captures (labelled seconds, assignment label): "
              + ", ".join(f"{k} {v:,}" for k, v in result.captures.items()) + ".", ""]
     for label, ev in result.labels.items():

@@ -10,7 +10,9 @@ computes, per row and from that row only (no state across rows, so live == repla
 - `log_rv_ratio_<a>_<b>s` = ln(rv_a + 1e-4) - ln(rv_b + 1e-4), consecutive windows a < b: short
   against long volatility, the mean-reversion signal;
 - `log_<p>_per_s_<w>s` = ln(1 + p per second), p in ticks/trades/updates: intensity (counts become rates);
-- `log_spread_bps`, `log_spread_mean_<w>s_bps` = ln(spread in bps + 1e-3): heavy-tailed spreads;
+- `log_spread_bps` = ln(spread_bps + 1e-3): the spread in bps, heavy-tailed; `log_spread_rel_<w>s` =
+  ln(spread_bps + 1e-3) - ln(spread_mean_<w>s_bps + 1e-3): the spread against its own recent mean (the
+  mean in bps itself is 0.01 / price on a one-increment market: a price level, measured on the demo);
 - `imbalance`, `imbalance_mean_<w>s`: as in the features, already in [-1, 1];
 - `ret_over_rv_<w>s` = ret_<w>s_bps / rv_<w>s_bps (0 when rv = 0): the signed move in units of its
   own volatility;
@@ -22,8 +24,9 @@ computes, per row and from that row only (no state across rows, so live == repla
 Never used: price levels (`mid_price`, `last_price`, `spread_abs`, `best_*`), quantities in base
 currency (`best_*_qty`, `volume_*`): they are not stationary and differ by product. At fit time (on
 the training window only) an input that is constant or all missing there is dropped, and of two inputs
-correlated above `MAX_ABS_CORR` the later is dropped; both are logged, so the matrix a model sees never
-holds an exact duplicate. NaN stays NaN (the models' imputers fill it with training medians).
+correlated above `MAX_ABS_CORR` the later is dropped, as is an input correlated above it with
+`mid_price`/`last_price` (a level in disguise); all are logged, so the matrix a model sees never holds an
+exact duplicate or a price level. NaN stays NaN (the models' imputers fill it with training medians).
 """
 
 from __future__ import annotations
@@ -90,8 +93,10 @@ def recipe(columns: list[str], groups: tuple[str, ...] = GROUPS) -> list[tuple]:
     if "spread" in groups:
         if "spread_bps" in idx:
             out.append(("log_spread_bps", "log", (idx["spread_bps"],), SPREAD_EPS_BPS))
-        for w, j in _windows(columns, r"spread_mean_(\d+)s_bps").items():
-            out.append((f"log_spread_mean_{w}s_bps", "log", (j,), SPREAD_EPS_BPS))
+        # not the mean spread in bps itself: on a one-increment market it is 0.01 / price (a price level)
+        if "spread_bps" in idx:
+            for w, j in _windows(columns, r"spread_mean_(\d+)s_bps").items():
+                out.append((f"log_spread_rel_{w}s", "logratio", (idx["spread_bps"], j), SPREAD_EPS_BPS))
     if "imbalance" in groups:
         if "imbalance" in idx:
             out.append(("imbalance", "id", (idx["imbalance"],), 0.0))
@@ -168,9 +173,16 @@ class ModelInputs(TransformerMixin, BaseEstimator):
         # near-duplicates, on a deterministic sample of rows where both are finite
         step = max(1, len(Z) // CORR_SAMPLE_ROWS)
         S, F = Z[::step], finite[::step]
+        levels = [(c, X[::step, j]) for j, c in enumerate(cols) if c in ("mid_price", "last_price")]
         final: list[int] = []
         for k in keep:
             dup = None
+            for name, lv in levels:  # an input that is a price level in disguise (e.g. 0.01 / price)
+                both = F[:, k] & np.isfinite(lv)
+                if both.sum() > 2 and S[both, k].std() > 0 and lv[both].std() > 0 \
+                        and abs(np.corrcoef(S[both, k], lv[both])[0, 1]) > MAX_ABS_CORR:
+                    dup = name
+                    break
             for k0 in final:
                 both = F[:, k] & F[:, k0]
                 if both.sum() > 2:

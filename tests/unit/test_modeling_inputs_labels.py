@@ -18,6 +18,7 @@ def test_recipe_drops_levels_and_keeps_scale_free_inputs():
     names = [r[0] for r in recipe(cols)]
     assert "log_rv_10s" in names and "log_rv_ratio_10_60s" in names and "log_ticks_per_s_60s" in names
     assert "log_since_gap_s" in names and "frac_ret_60s" in names and "log_spread_bps" in names
+    assert not [n for n in names if n.startswith("log_spread_mean")]  # 0.01 / price on one-tick spreads
     assert not [n for n in names if is_level(n) or "vol_60s" in n or "volume" in n]
     assert [r[0] for r in recipe(cols, HAR_GROUPS)] == ["log_rv_10s", "log_rv_60s"]
 
