@@ -28,12 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GLUE = [sys.executable, "-m", "glue"]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from glue.net import free_port  # noqa: E402
 
 
 def _wait_port(port: int, timeout_s: float = 30.0) -> None:
@@ -93,13 +91,13 @@ def main(argv: list[str]) -> None:
     try:
         if bootstrap is None:
             broker_home = work / "kafka"
-            port, controller = _free_port(), _free_port()
+            port, controller = free_port(), free_port()
             subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--home", str(broker_home), "--port",
                             str(port), "--controller-port", str(controller), "--heap", "512m", "--python",
                             sys.executable, "--timeout", "120"], check=True, capture_output=True, env=_env())
             bootstrap = f"127.0.0.1:{port}"
         topic = f"bench-ticks-raw-{int(time.time())}"
-        ex_port = _free_port()
+        ex_port = free_port()
         sent_log = work / "sent.ndjson"
         ex_cmd = [*GLUE, "--log-level", "WARNING", "exchange", "--port", str(ex_port), "--speed", "0",
                   "--source", args.source, "--products", args.pairs, "--sent-log", str(sent_log)]

@@ -66,7 +66,7 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
 
     from glue import kafka
     from glue.config import Settings
-    from glue.score import run_score
+    from glue.score import ScoreJob, run_score
     from tests.score_support import feature_frame, feature_messages, train_artifacts
 
     t0 = time.monotonic()
@@ -135,8 +135,8 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
         producer.poll(0)
     producer.flush(30)
     t = time.monotonic()
-    s2 = run_score(settings, model_source=str(artifacts), group_id=f"bench-backlog-{tag}",
-                   max_rows=sent + len(backlog), idle_exit_s=10, progress_interval_s=3600)
+    s2 = run_score(settings, ScoreJob(model_source=str(artifacts), group_id=f"bench-backlog-{tag}",
+                                      max_rows=sent + len(backlog), idle_exit_s=10, progress_interval_s=3600))
     took = time.monotonic() - t
     print(f"backlog: {s2.predicted} rows scored in {took:.1f}s = {s2.predicted / took:.0f} rows/s (incl. start-up)")
     reader.close()

@@ -1,5 +1,8 @@
 """The NDJSON archive writer: every record (frames and markers) as one line, append-only.
 
+`ArchiveWriter` is a `glue.sinks.Sink`: `add` buffers a record's line, `flush` hands the lines to the OS,
+`close` fsyncs and closes the file.
+
 Layout (docs/contracts.md section 2): `<root>/YYYY-MM-DD/<run-id>-<NNNN>.ndjson`, the date being the
 UTC receipt date of the file's first record. A file is rotated when it would pass `rotate_bytes` or
 when the UTC date of the records changes; `NNNN` counts files per run. Files are never rewritten.
@@ -39,7 +42,7 @@ def utc_date(ns: int) -> str:
 
 
 class ArchiveWriter:
-    """Appends archive lines to rotated files; flush to hand them to the OS, close to fsync."""
+    """Appends archive lines to rotated files: add, flush to hand them to the OS, close to fsync."""
 
     def __init__(self, root: str | Path, run_id: str, rotate_bytes: int = 256 * 1024 * 1024) -> None:
         self.root = Path(root)
@@ -60,7 +63,7 @@ class ArchiveWriter:
     def current_path(self) -> Path | None:
         return self._path
 
-    def write(self, record: Record) -> None:
+    def add(self, record: Record) -> None:
         """Buffer one record's line; the file is chosen (and rotated) by size and receipt date."""
         self.write_line(archive_line(record), record.recv_ns)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glue.errors import CheckFailed, KafkaUnavailable
-from glue.protocol import CHANNELS, ERROR_CHANNEL, MALFORMED, NO_CHANNEL, inspect_frame
+from glue.protocol import CHANNELS, ERROR_CHANNEL, MALFORMED, NO_CHANNEL, validate_frame
 from glue.records import (
     HEADER_CONN,
     HEADER_ISEQ,
@@ -215,7 +215,7 @@ class _Tally:
             return
 
         r.frames += 1
-        found = inspect_frame(value)
+        found = validate_frame(value)
         r.by_channel[found.channel] += 1
         for product in found.products:
             r.by_product[product] += 1

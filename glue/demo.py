@@ -17,7 +17,6 @@ Every child is stopped on success, failure and Ctrl-C/SIGTERM (`glue.procs.Proce
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -30,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glue import kafka
 from glue.config import COINBASE_WS_URL, Secret, Settings
 from glue.errors import ConfigError, GlueError
-from glue.procs import Child, Processes, StageFailed, free_port, wait_for
+from glue.net import free_port
+from glue.procs import Child, Processes, StageFailed, wait_for
 
 log = logging.getLogger("glue.demo")
 
@@ -215,8 +216,6 @@ class Demo:
     def start_broker(self, procs: Processes) -> str:
         t0 = self.stage("Kafka: the local broker (docker/local-kafka, no Docker needed)")
         if self.opts.bootstrap:
-            from glue import kafka
-
             kafka.wait_until_ready(self.opts.bootstrap, 30.0)
             self.done("broker", t0, f"using the running broker at {self.opts.bootstrap}")
             return self.opts.bootstrap
@@ -300,7 +299,7 @@ class Demo:
         procs.run("score", self.glue("score", "--model", model, "--group", SCORE_GROUP, "--idle-exit", "5",
                                      "--progress-interval", "2"), timeout_s=600,
                   echo_filter=FirstAlerts(10, self.out / "logs" / "score.log"))
-        n = dump_topic(self.settings, self.settings.kafka.topic_predictions, self.predictions_path)
+        n = kafka.dump_topic(self.settings.kafka, self.settings.kafka.topic_predictions, self.predictions_path)
         self.result.counts["predictions"] = n
         self.done("score", t0, f"{n} predictions, copied from ticks.predictions to {self.predictions_path}")
 
@@ -346,14 +345,14 @@ class Demo:
         """Caught up: featurize's committed offsets on ticks.raw reach its end, or the features topic
         has stopped growing for a while (the last seconds wait for the watermark and stay open)."""
         topic = self.settings.kafka.topic_features
-        raw_end = end_offsets(self.settings, self.settings.kafka.topic_raw)
+        raw_end = kafka.end_offsets(self.settings.kafka, self.settings.kafka.topic_raw)
         last, stable_since = -1, time.monotonic()
         deadline = time.monotonic() + 900
         last_report = time.monotonic()
         while time.monotonic() < deadline:
             procs.check_alive(featurize)
-            total = sum(end_offsets(self.settings, topic).values())
-            done = committed_offsets(self.settings, FEATURIZE_GROUP, self.settings.kafka.topic_raw)
+            total = sum(kafka.end_offsets(self.settings.kafka, topic).values())
+            done = kafka.committed_offsets(self.settings.kafka, FEATURIZE_GROUP, self.settings.kafka.topic_raw)
             behind = sum(max(0, end - done.get(p, 0)) for p, end in raw_end.items())
             if total != last:
                 last, stable_since = total, time.monotonic()
@@ -455,68 +454,6 @@ def export_training_set(warehouse: str, out: Path) -> int:
         return con.execute(f"SELECT count(*) FROM '{out}'").fetchall()[0][0]
     finally:
         con.close()
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """High watermark per partition of a topic (empty when the topic does not exist yet)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from glue import kafka
-
-    consumer = Consumer(kafka.consumer_config(settings.kafka, "glue-demo-offsets", **{"enable.auto.commit": False}))
-    try:
-        meta = consumer.list_topics(topic, timeout=10)
-        parts = meta.topics.get(topic)
-        if parts is None or parts.error is not None:
-            return {}
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts.partitions}
-    finally:
-        consumer.close()
-
-
-def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
-    """A consumer group's committed offset per partition (without joining the group)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from glue import kafka
-
-    partitions = end_offsets(settings, topic)
-    if not partitions:
-        return {}
-    consumer = Consumer(kafka.consumer_config(settings.kafka, group, **{"enable.auto.commit": False}))
-    try:
-        got = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        return {tp.partition: max(tp.offset, 0) for tp in got}
-    finally:
-        consumer.close()
-
-
-def dump_topic(settings: Settings, topic: str, path: Path, timeout_s: float = 60.0) -> int:
-    """Copy a topic from the beginning to NDJSON, sorted by (key, value) so the file is deterministic."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from glue import kafka
-
-    consumer = Consumer(kafka.consumer_config(settings.kafka, f"glue-demo-dump-{time.time_ns()}",
-                                              **{"enable.auto.commit": False, "auto.offset.reset": "earliest"}))
-    try:
-        ends = end_offsets(settings, topic)
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        position = dict.fromkeys(ends, 0)
-        values: list[bytes] = []
-        deadline = time.monotonic() + timeout_s
-        while any(position[p] < ends[p] for p in ends) and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.5):
-                if msg.error() is None:
-                    values.append(msg.value())
-                    position[msg.partition()] = msg.offset() + 1
-    finally:
-        consumer.close()
-    lines = sorted(json.dumps(json.loads(v), sort_keys=True) for v in values)
-    lines.sort(key=lambda line: (json.loads(line).get("product_id", ""), json.loads(line).get("second_at", "")))
-    path.write_text("".join(line + "\n" for line in lines))
-    rows = lines
-    return len(rows)
 
 
 def mlflow_summary(settings: Settings) -> dict[str, Any]:

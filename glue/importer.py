@@ -294,10 +294,10 @@ def import_captures(
                                             {"hole_s": (conv.event_ns - last_event_ns) / 1e9, "file": path.name}))
                     for marker in markers:
                         iseq += 1
-                        archive.write(Record(KIND_MARKER, conv.recv_ns, conn, iseq, marker=marker))
+                        archive.add(Record(KIND_MARKER, conv.recv_ns, conn, iseq, marker=marker))
                         fs.markers_out += 1
                     iseq += 1
-                    archive.write(Record(KIND_FRAME, conv.recv_ns, conn, iseq, frame=conv.frame, extra=conv.extra))
+                    archive.add(Record(KIND_FRAME, conv.recv_ns, conn, iseq, frame=conv.frame, extra=conv.extra))
                     fs.frames_out += 1
                     fs.formats[conv.fmt] += 1
                     fs.products.update(conv.products)

@@ -1,4 +1,4 @@
-"""Kafka for the whole project: client configs, topic creation, readiness, dead letters.
+"""Kafka for the whole project: client configs, topic creation, readiness, dead letters, offsets and dumps.
 
 Every producer, consumer and admin client is configured here, from `KafkaSettings`, so that the
 limits that matter agree end to end: raw level2 snapshots are several MB, so the producer's
@@ -22,9 +22,10 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glue.errors import KafkaUnavailable
+from glue.errors import GlueError, KafkaUnavailable
 
 if TYPE_CHECKING:
     from confluent_kafka import Message, Producer
@@ -284,6 +285,24 @@ def wait_until_ready(bootstrap: str, timeout_s: float, **extra: Any) -> None:
 # --- small helpers -----------------------------------------------------------------------------
 
 
+def connect(
+    kafka_settings: KafkaSettings, topics: Iterable[str] | Mapping[str, int], timeout_s: float = 15.0
+) -> None:
+    """What a stream loop does before it starts: wait until the broker answers, then ensure its topics.
+
+    Any failure is one `KafkaUnavailable` line saying how to start the broker.
+    """
+    try:
+        wait_until_ready(kafka_settings.bootstrap_servers, timeout_s)
+        ensure_topics(kafka_settings, topics)
+    except GlueError:
+        raise
+    except Exception as exc:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {kafka_settings.bootstrap_servers} ({exc})", "start it: glue broker up"
+        ) from exc
+
+
 def headers_to_dict(headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[str, str]:
     """Kafka headers as a str -> str dict (last value wins; missing values become '')."""
     out: dict[str, str] = {}
@@ -374,3 +393,62 @@ class DeadLetter:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+# --- offsets and topic dumps (the demo, tests) -------------------------------------------------
+
+
+def end_offsets(kafka_settings: KafkaSettings, topic: str) -> dict[int, int]:
+    """High watermark per partition of a topic (empty when the topic does not exist yet)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(consumer_config(kafka_settings, "glue-offsets", **{"enable.auto.commit": False}))
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        parts = meta.topics.get(topic)
+        if parts is None or parts.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts.partitions}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(kafka_settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """A consumer group's committed offset per partition (without joining the group)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    partitions = end_offsets(kafka_settings, topic)
+    if not partitions:
+        return {}
+    consumer = Consumer(consumer_config(kafka_settings, group, **{"enable.auto.commit": False}))
+    try:
+        got = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: max(tp.offset, 0) for tp in got}
+    finally:
+        consumer.close()
+
+
+def dump_topic(kafka_settings: KafkaSettings, topic: str, path: Path, timeout_s: float = 60.0) -> int:
+    """Copy a topic from the beginning to NDJSON, sorted (product_id, second_at, then the whole row) so the file
+    is deterministic."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(consumer_config(kafka_settings, f"glue-dump-{time.time_ns()}",
+                                        **{"enable.auto.commit": False, "auto.offset.reset": "earliest"}))
+    try:
+        ends = end_offsets(kafka_settings, topic)
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        position = dict.fromkeys(ends, 0)
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while any(position[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error() is None:
+                    values.append(msg.value())
+                    position[msg.partition()] = msg.offset() + 1
+    finally:
+        consumer.close()
+    lines = sorted(json.dumps(json.loads(v), sort_keys=True) for v in values)
+    lines.sort(key=lambda line: (json.loads(line).get("product_id", ""), json.loads(line).get("second_at", "")))
+    path.write_text("".join(line + "\n" for line in lines))
+    return len(lines)

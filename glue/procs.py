@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,13 +27,6 @@ class StageFailed(GlueError):
     """A child process of the demo failed; the message names it and its log file."""
 
     exit_code = 8
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (bind to port 0 and ask)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -1,11 +1,22 @@
-"""Validation of Coinbase Advanced Trade market-data messages against the protocol fact sheet.
+"""The Coinbase Advanced Trade wire format, in one place: decode, validate, inspect.
 
-`validate_message(obj)` lists what is wrong with one parsed message (an empty list means it is
-valid); `classify(text)` parses a raw frame and returns its channel, products, `sequence_num` and
-problems in one pass, for `glue check` and anything else that sorts frames. `canonical_product` is the
-product aliasing rule (1.5), shared by the fake exchange and the ingester.
+Every Python reader of a WebSocket frame goes through this module (the SQL landing versions parse in DuckDB,
+checked against it by tests/sql). Each fast path stands beside the reference it must equal, and
+tests/unit/test_protocol.py checks that they agree:
 
-What is checked (fact sheet Part 1, sections 1.3-1.7):
+* **decode**: `parse_json` (msgspec, falling back to the reference `json.loads`); `frame_facts` (a typed
+  msgspec read of the product ids and the envelope time, beside `frame_facts_reference`:
+  `glue.records.frame_products` + `envelope_event_ns` over `json.loads`); `timestamp_event_ns` (a cached
+  fast form of Coinbase's `...Z` stamps, beside the reference `glue.records.parse_rfc3339_ns`).
+* **validate**: `validate_message(obj)` lists what is wrong with one parsed message against the protocol
+  fact sheet (an empty list means valid); `validate_frame(text)` / `classify(text)` parse and validate a raw
+  frame in one pass (`glue check`).
+* **inspect**: `inspect_frame(text)` classifies a received frame once, never raising (data, control,
+  heartbeat, error frame, unknown channel, bad), with the Kafka keys `glue.records.fanout_keys` gives it:
+  the ingest hot path (`glue.ingest.tracker` follows its sequence numbers).
+* `canonical_product` is the product aliasing rule (1.5), shared by the fake exchange and the ingester.
+
+What validation checks (fact sheet Part 1, sections 1.3-1.7):
 * the envelope: `channel` (a known market-data channel), `timestamp` (RFC 3339), `sequence_num`
   (a non-negative JSON integer), `events` (a list of objects), `client_id` optional (a string);
 * error frames `{"type":"error","message":...}` (optional `reason`) have no channel and no sequence;
@@ -22,11 +33,146 @@ import contextlib
 import functools
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from glue.records import frame_products, parse_rfc3339_ns
+import msgspec
+
+from glue.records import CONTROL_KEY, frame_products, parse_rfc3339_ns
 
 MAX_PROBLEMS = 20
+
+# === decode ====================================================================================
+
+_fast_decode = msgspec.json.Decoder().decode
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads` semantics, about twice as fast: msgspec first, `json.loads` (the reference) when it refuses.
+
+    msgspec is strict JSON; json.loads also takes NaN/Infinity and huge integers. Falling back keeps the
+    result identical to `json.loads` (which `glue.records.fanout_keys` uses) in every case.
+    """
+    try:
+        return _fast_decode(text)
+    except Exception:
+        return json.loads(text)
+
+
+MIN_EVENT_NS = 946684800 * 10**9  # 2000-01-01: sanity bounds, so one corrupt stamp cannot stretch a grid
+MAX_EVENT_NS = 4102444800 * 10**9  # 2100-01-01
+
+
+def envelope_event_ns(obj: Any) -> int | None:
+    """The envelope timestamp of a parsed message as epoch ns, or None if missing or implausible."""
+    if not isinstance(obj, dict):
+        return None
+    return timestamp_event_ns(obj.get("timestamp"))
+
+
+def timestamp_event_ns(ts: Any) -> int | None:
+    """An envelope `timestamp` value as epoch ns, or None if not a string, unparsable or implausible."""
+    if not isinstance(ts, str):
+        return None
+    ns = _fast_utc_ns(ts)
+    if ns is None:
+        try:
+            ns = parse_rfc3339_ns(ts)
+        except ValueError:
+            return None
+    return ns if MIN_EVENT_NS <= ns < MAX_EVENT_NS else None
+
+
+_SECOND_NS: dict[str, int | None] = {}
+
+
+def _fast_utc_ns(ts: str) -> int | None:
+    """The common Coinbase form `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, exactly; None for anything else.
+
+    The whole-second prefix is parsed once by parse_rfc3339_ns (the reference) and cached (a stream has ~1
+    new second per second), so the result equals parse_rfc3339_ns by construction; the unit tests check it.
+    """
+    n = len(ts)
+    if n < 20 or ts[-1] != "Z" or (n > 20 and (ts[19] != "." or n > 30)):
+        return None
+    prefix = ts[:19]
+    base = _SECOND_NS.get(prefix, -1)
+    if base == -1:
+        try:
+            base = parse_rfc3339_ns(prefix + "Z")
+        except ValueError:
+            base = None
+        if len(_SECOND_NS) > 100_000:
+            _SECOND_NS.clear()
+        _SECOND_NS[prefix] = base
+    if base is None:
+        return None
+    if n == 20:
+        return base
+    frac = ts[20:-1]
+    if not frac.isdecimal():
+        return None
+    return base + int(frac) * 10 ** (9 - len(frac))
+
+
+class _Item(msgspec.Struct):
+    product_id: Any = None
+
+
+class _Event(msgspec.Struct):
+    product_id: Any = None
+    tickers: list[_Item] | None = None
+    trades: list[_Item] | None = None
+    candles: list[_Item] | None = None
+    products: list[_Item] | None = None
+
+
+class _Envelope(msgspec.Struct):
+    """Only the fields `frame_facts` needs (envelope timestamp, product ids); unknown fields are skipped."""
+
+    timestamp: Any = None
+    events: list[_Event] | None = None
+
+
+_typed_decode = msgspec.json.Decoder(_Envelope).decode
+
+
+def frame_facts_reference(text: str) -> tuple[list[str], int | None]:
+    """(products per `glue.records.frame_products`, envelope event time) over `json.loads`: the reference."""
+    try:
+        obj = parse_json(text)
+    except (ValueError, TypeError, RecursionError):
+        return [], None
+    try:
+        products = frame_products(obj)
+    except TypeError:  # e.g. {"events": true}: not a protocol message, no product
+        products = []
+    return products, envelope_event_ns(obj)
+
+
+def frame_facts(text: str) -> tuple[list[str], int | None]:
+    """`frame_facts_reference(text)`, faster: the typed msgspec path reads only what it needs.
+
+    Any frame it cannot type (other shapes, bad JSON, NaN, ...) goes through the reference, so the result
+    is always the reference rule's.
+    """
+    try:
+        env = _typed_decode(text)
+    except Exception:
+        return frame_facts_reference(text)
+    found: set[str] = set()
+    for event in env.events or ():
+        if isinstance(event.product_id, str):
+            found.add(event.product_id)
+        for items in (event.tickers, event.trades, event.candles, event.products):
+            if items:
+                for item in items:
+                    if isinstance(item.product_id, str):
+                        found.add(item.product_id)
+    return (sorted(found) if len(found) > 1 else list(found)), timestamp_event_ns(env.timestamp)
+
+
+# === validate ==================================================================================
 
 # Times repeat: the envelope timestamp is read twice per frame (validate + event time), and all
 # levels of an l2_data event share one event_time, so a small cache saves most of the parsing.
@@ -304,7 +450,7 @@ def validate_message(obj: Any) -> list[str]:
 
 
 class Inspection(NamedTuple):
-    """One frame, parsed once: what `glue check` needs to count it."""
+    """One frame, parsed and validated once: what `glue check` needs to count it."""
 
     channel: str
     products: list[str]
@@ -313,7 +459,7 @@ class Inspection(NamedTuple):
     event_ns: int | None  # envelope timestamp as epoch ns, when present and valid
 
 
-def inspect_frame(text: str | bytes) -> Inspection:
+def validate_frame(text: str | bytes) -> Inspection:
     """Parse and validate one raw frame (see `classify`), also returning its event time."""
     try:
         obj = json.loads(text)
@@ -342,8 +488,100 @@ def classify(text: str | bytes) -> tuple[str, list[str], int | None, list[str]]:
     `channel` is the envelope's channel (also when unknown), `"error"` for error frames,
     `"_malformed"` for text that is not a JSON object, `"_no_channel"` for objects without one.
     """
-    found = inspect_frame(text)
+    found = validate_frame(text)
     return found.channel, found.products, found.sequence_num, found.problems
+
+
+# === inspect (the ingest hot path) =============================================================
+
+# Channels ingest accepts as the exchange's own (market data plus the user/futures channels it may carry).
+KNOWN_CHANNELS = frozenset({*CHANNELS, "user", "futures_balance_summary"})
+
+# Frame classes of `inspect_frame`
+DATA = "data"
+HEARTBEAT = "heartbeat"
+CONTROL = "control"  # subscriptions acks
+ERROR = "error"
+UNKNOWN_CHANNEL = "unknown_channel"
+BAD = "bad"
+
+
+@dataclass(slots=True)
+class FrameInfo:
+    """What one received frame is, parsed once."""
+
+    cls: str
+    keys: list[str]  # Kafka keys, identical to glue.records.fanout_keys for this frame
+    seq: int | None = None
+    channel: str | None = None
+    timestamp: str | None = None  # envelope timestamp text (exchange time)
+    heartbeat_counter: int | None = None
+    reason: str | None = None  # why it is bad / the error message
+    l2_snapshots: tuple[str, ...] = ()  # products of the l2_data snapshot events in this frame
+
+
+def inspect_frame(text: str) -> FrameInfo:
+    """Classify one frame without ever raising; keys follow `fanout_keys` exactly."""
+    try:
+        obj: Any = parse_json(text)
+    except (ValueError, TypeError, RecursionError):
+        return FrameInfo(BAD, [CONTROL_KEY], reason="malformed_json")
+    if not isinstance(obj, dict):
+        return FrameInfo(BAD, [CONTROL_KEY], reason="not_a_json_object")
+    keys = frame_products(obj) or [CONTROL_KEY]
+    seq = obj.get("sequence_num")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        seq = None
+    ts = obj.get("timestamp")
+    ts = ts if isinstance(ts, str) else None
+    if obj.get("type") == "error":
+        message = obj.get("message")
+        return FrameInfo(ERROR, keys, seq, None, ts, reason=str(message) if message is not None else "")
+    channel = obj.get("channel")
+    if not isinstance(channel, str):
+        return FrameInfo(BAD, keys, seq, None, ts, reason="no_channel")
+    if channel not in KNOWN_CHANNELS:
+        return FrameInfo(UNKNOWN_CHANNEL, keys, seq, channel, ts, reason=f"unknown channel {channel!r}")
+    if seq is None:
+        return FrameInfo(BAD, keys, None, channel, ts, reason="no_sequence_num")
+    if channel == "heartbeats":
+        return FrameInfo(HEARTBEAT, keys, seq, channel, ts, heartbeat_counter=_heartbeat_counter(obj))
+    if channel == "subscriptions":
+        return FrameInfo(CONTROL, keys, seq, channel, ts)
+    if channel == "l2_data":
+        return FrameInfo(DATA, keys, seq, channel, ts, l2_snapshots=_l2_snapshot_products(obj))
+    return FrameInfo(DATA, keys, seq, channel, ts)
+
+
+def _l2_snapshot_products(obj: dict[str, Any]) -> tuple[str, ...]:
+    """Products whose level2 book this frame restates in full (a resnapshot waits for these)."""
+    events = obj.get("events")
+    out: tuple[str, ...] = ()
+    if not isinstance(events, list):  # a broken frame restates nothing (and must not raise)
+        return out
+    for event in events:
+        if isinstance(event, dict) and event.get("type") == "snapshot":
+            product = event.get("product_id")
+            if isinstance(product, str):
+                out += (product,)
+    return out
+
+
+def _heartbeat_counter(obj: dict[str, Any]) -> int | None:
+    # The docs show a string, production sends an integer: accept both.
+    events = obj.get("events")
+    if not isinstance(events, list):  # e.g. "events": 5 must not raise (the frame is still archived)
+        return None
+    for event in events:
+        if isinstance(event, dict) and "heartbeat_counter" in event:
+            value = event["heartbeat_counter"]
+            if isinstance(value, bool):
+                return None
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 # Fact sheet 1.5 "Product aliasing": X-USDC subscriptions are served as X-USD, except these two.

@@ -22,7 +22,8 @@ START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 def write_sim_archive(out: str | Path, minutes: float, products: tuple[str, ...] = ("BTC-USD", "ETH-USD"),
                       seed: int = 7, book_levels: int = 50) -> int:
     from glue.exchange import simulate_frames
-    from glue.ingest.tracker import StreamTracker, inspect_frame
+    from glue.ingest.tracker import StreamTracker
+    from glue.protocol import inspect_frame
     from glue.records import KIND_FRAME, KIND_MARKER, Record
 
     path = Path(out)

@@ -35,7 +35,7 @@ def command(obj, topic_in, topic_out, model_source, bootstrap, group, idle_exit,
       glue score --topic-in ticks.features --topic-out ticks.predictions
       glue score --model models/artifacts --bootstrap 127.0.0.1:9092 --idle-exit 30
     """
-    from glue.score import run_score
+    from glue.score import ScoreJob, run_score
 
     settings = obj.settings(
         kafka__topic_features=topic_in,
@@ -43,11 +43,7 @@ def command(obj, topic_in, topic_out, model_source, bootstrap, group, idle_exit,
         kafka__bootstrap_servers=bootstrap,
         model__score_group_id=group,
     )
-    summary = run_score(
-        settings,
-        model_source=model_source,
-        idle_exit_s=idle_exit,
-        max_rows=max_rows,
-        progress_interval_s=progress_interval,
-    )
+    job = ScoreJob(model_source=model_source, idle_exit_s=idle_exit, max_rows=max_rows,
+                   progress_interval_s=progress_interval)
+    summary = run_score(settings, job)
     click.echo(summary.line())

@@ -1,4 +1,4 @@
-"""Archive first, then produce: the ordering that makes ingest at-least-once.
+"""Archive first, then produce: the ordering that makes ingest at-least-once (glue.sinks, "ingest").
 
 Every record is written to the archive buffer when it is added; `flush()` hands the archive lines
 to the OS *before* the same records are given to Kafka, so any message Kafka acknowledges is
@@ -9,7 +9,7 @@ already in the archive, even if the process dies right after. Records are batche
 from __future__ import annotations
 
 from glue.archive import ArchiveWriter
-from glue.ingest.sink import KafkaSink
+from glue.ingest.sink import IdempotentKafkaSink
 from glue.records import (
     FORMAT_VERSION,
     HEADER_CONN,
@@ -47,7 +47,9 @@ def kafka_headers(record: Record, seq: int | None) -> list[tuple[str, bytes]]:
 
 
 class Pipeline:
-    def __init__(self, archive: ArchiveWriter, sink: KafkaSink | None, batch_size: int = 1000) -> None:
+    """The ingest loop's two sinks in their order: `add` archives and queues, `flush` is where a batch is done."""
+
+    def __init__(self, archive: ArchiveWriter, sink: IdempotentKafkaSink | None, batch_size: int = 1000) -> None:
         self.archive = archive
         self.sink = sink
         self.batch_size = batch_size
@@ -56,7 +58,7 @@ class Pipeline:
 
     def add(self, record: Record, keys: list[str], seq: int | None, recv_mono_ns: int) -> None:
         """Archive (buffered) and queue for Kafka; flushes when the batch is full."""
-        self.archive.write(record)
+        self.archive.add(record)
         self.records += 1
         if self.sink is not None:
             self._pending.append((record, keys, seq, recv_mono_ns))
@@ -64,11 +66,12 @@ class Pipeline:
             self.flush()
 
     def flush(self) -> None:
+        """The archive to the OS first, then the batch to Kafka: Kafka never has a record the archive lacks."""
         self.archive.flush()
         if self.sink is None or not self._pending:
             return
         pending, self._pending = self._pending, []
-        send = self.sink.send
+        add = self.sink.add
         for record, keys, seq, t0 in pending:
             value = record.frame.encode("utf-8") if record.frame is not None else record.kafka_value()
-            send(keys, value, kafka_headers(record, seq), t0)
+            add(keys, value, kafka_headers(record, seq), t0)

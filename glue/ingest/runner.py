@@ -33,9 +33,10 @@ from glue.errors import ConfigError
 from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
 from glue.ingest.resnapshot import Resnapshot, ResnapshotRequest
-from glue.ingest.sink import KafkaSink
+from glue.ingest.sink import IdempotentKafkaSink
 from glue.ingest.spool import Spool
-from glue.ingest.tracker import DATA, StreamTracker, inspect_frame
+from glue.ingest.tracker import StreamTracker
+from glue.protocol import DATA, inspect_frame
 from glue.records import (
     CONTROL_KEY,
     KIND_FRAME,
@@ -224,11 +225,12 @@ class Ingestor:
                                          self.cfg.l2_resnapshot_timeout_s)
         self._resnapshot_task: asyncio.Future | None = None  # held: the loop keeps only weak references
         self.archive = ArchiveWriter(self.cfg.archive_dir, run_id, self.cfg.archive_rotate_mb * 1024 * 1024)
-        self.sink: KafkaSink | None = None
+        self.sink: IdempotentKafkaSink | None = None
         if kafka_enabled:
             # one spool per topic: messages left by an earlier run go back to the topic they were for
             spool = Spool(Path(self.cfg.spool_dir) / settings.kafka.topic_raw, run_id)
-            self.sink = KafkaSink(settings.kafka, spool, high_water=spool_high_water, low_water=spool_low_water)
+            self.sink = IdempotentKafkaSink(settings.kafka, spool, high_water=spool_high_water,
+                                            low_water=spool_low_water)
         self.pipeline = Pipeline(self.archive, self.sink)
         self.iseq = 0
         self.backoff = Backoff(self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.cfg.backoff_jitter_s)
@@ -341,7 +343,7 @@ class Ingestor:
             await asyncio.sleep(TICK_S)
             self.pipeline.flush()
             if self.sink is not None:
-                self.sink.service()
+                self.sink.flush()
             now = time.monotonic()
             if now >= next_sync:
                 # fsync about once a second: bounded loss on a machine crash, cheap at any rate

@@ -1,4 +1,8 @@
-"""The Kafka sink of ingest: produce records to `ticks.raw`, never dropping one.
+"""`IdempotentKafkaSink`, the Kafka sink of ingest: produce records to `ticks.raw`, never dropping one.
+
+A `glue.sinks.Sink` (add / flush / close; the commit order is in glue.sinks): `add` produces one record under
+each of its keys, `flush` serves delivery reports and re-sends spooled messages (it never blocks), `close`
+flushes for a while and spools what the broker has not acknowledged.
 
 * Idempotent producer (`acks=all`, compression, murmur2) from `glue.kafka.producer_config`, with
   `message.timeout.ms=0` (never time out): while the broker is down librdkafka keeps retrying in
@@ -41,8 +45,11 @@ def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     return base_config(kafka, **overrides)
 
 
-class KafkaSink:
-    """Produces records' Kafka messages; spills to a disk spool instead of blocking or dropping."""
+class IdempotentKafkaSink:
+    """Produces records' Kafka messages (acks=all, idempotent); spills to a disk spool instead of blocking or dropping.
+
+    Kept = acknowledged by the broker, or in the producer's queue or the spool (which survives a restart).
+    """
 
     def __init__(
         self,
@@ -90,7 +97,7 @@ class KafkaSink:
     def spooling(self) -> bool:
         return self.spool.pending > 0 or len(self.producer) >= self.high_water
 
-    def send(self, keys: list[str], value: bytes, headers: list[tuple[str, bytes]], recv_mono_ns: int) -> None:
+    def add(self, keys: list[str], value: bytes, headers: list[tuple[str, bytes]], recv_mono_ns: int) -> None:
         """Produce one record under each of its keys (or spool it, keeping order)."""
         spooling = self.spooling
         for key in keys:
@@ -159,10 +166,10 @@ class KafkaSink:
         else:
             log.debug("kafka: %s", err)
 
-    # -- servicing -------------------------------------------------------------------------------
+    # -- flushing --------------------------------------------------------------------------------
 
-    def service(self, max_drain: int = 5000) -> None:
-        """Serve delivery reports, recover from fatal errors, and re-send spooled messages."""
+    def flush(self, max_drain: int = 5000) -> None:
+        """Serve delivery reports, recover from fatal errors, and re-send spooled messages (never blocks)."""
         self.producer.poll(0)
         if self._fatal:
             self._recreate_producer()
@@ -193,11 +200,11 @@ class KafkaSink:
         self.producer = self._factory(self._config)
         self._fatal = False
 
-    def close(self, timeout_s: float) -> int:
+    def close(self, timeout_s: float = 10.0) -> int:
         """Flush for up to timeout_s; messages still not acknowledged are spooled. Returns that count."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            self.service()
+            self.flush()
             if not self.spool.pending and len(self.producer) == 0:
                 break
             self.producer.flush(min(0.5, max(0.0, deadline - time.monotonic())))

@@ -1,7 +1,7 @@
-"""Frame inspection and the per-connection sequence tracker: which frames are good, what is missing.
+"""The per-connection sequence tracker: which frames are good, what is missing.
 
-`inspect_frame` parses one received text frame once and classifies it (data, control, heartbeat,
-error frame, unknown channel, bad). `StreamTracker` follows `sequence_num` per connection (one
+`StreamTracker` observes the `glue.protocol.FrameInfo` of each received frame (`glue.protocol.inspect_frame`
+parses and classifies it once) and follows `sequence_num` per connection (one
 counter per connection over all channels, starting at 0, heartbeats and `subscriptions` included)
 and `heartbeat_counter`, and returns the marker dicts (glue.records MARKER_*) to write *before* the
 frame that revealed them:
@@ -21,12 +21,11 @@ Pure logic, no I/O: unit tested on its own.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from glue.protocol import BAD, ERROR, HEARTBEAT, UNKNOWN_CHANNEL, FrameInfo
 from glue.records import (
-    CONTROL_KEY,
     MARKER_BAD_FRAME,
     MARKER_CLOCK,
     MARKER_DATA_GAP,
@@ -34,137 +33,10 @@ from glue.records import (
     MARKER_ERROR_FRAME,
     MARKER_HEARTBEAT_GAP,
     MARKER_OUT_OF_ORDER,
-    frame_products,
     parse_rfc3339_ns,
 )
 
-KNOWN_CHANNELS = frozenset(
-    {
-        "heartbeats",
-        "candles",
-        "status",
-        "ticker",
-        "ticker_batch",
-        "l2_data",
-        "market_trades",
-        "user",
-        "futures_balance_summary",
-        "subscriptions",
-    }
-)
-
-# Frame classes
-DATA = "data"
-HEARTBEAT = "heartbeat"
-CONTROL = "control"  # subscriptions acks
-ERROR = "error"
-UNKNOWN_CHANNEL = "unknown_channel"
-BAD = "bad"
-
 SEEN_WINDOW = 4096  # how many recent sequence numbers are remembered to tell duplicates from late ones
-
-
-@dataclass(slots=True)
-class FrameInfo:
-    """What one received frame is, parsed once."""
-
-    cls: str
-    keys: list[str]  # Kafka keys, identical to glue.records.fanout_keys for this frame
-    seq: int | None = None
-    channel: str | None = None
-    timestamp: str | None = None  # envelope timestamp text (exchange time)
-    heartbeat_counter: int | None = None
-    reason: str | None = None  # why it is bad / the error message
-    l2_snapshots: tuple[str, ...] = ()  # products of the l2_data snapshot events in this frame
-
-
-def _decoder() -> Any:
-    try:
-        import msgspec
-    except ImportError:  # pragma: no cover - msgspec is pinned; json is the reference anyway
-        return None
-    return msgspec.json.Decoder().decode
-
-
-_fast_decode = _decoder()
-
-
-def parse_json(text: str) -> Any:
-    """json.loads semantics, twice as fast: msgspec first, json.loads when msgspec refuses.
-
-    msgspec is strict JSON; json.loads also takes NaN/Infinity and huge integers. Falling back keeps
-    the result identical to `json.loads` (which `glue.records.fanout_keys` uses) in every case.
-    """
-    if _fast_decode is not None:
-        try:
-            return _fast_decode(text)
-        except Exception:
-            pass
-    return json.loads(text)
-
-
-def inspect_frame(text: str) -> FrameInfo:
-    """Classify one frame without ever raising; keys follow `fanout_keys` exactly."""
-    try:
-        obj: Any = parse_json(text)
-    except (ValueError, TypeError, RecursionError):
-        return FrameInfo(BAD, [CONTROL_KEY], reason="malformed_json")
-    if not isinstance(obj, dict):
-        return FrameInfo(BAD, [CONTROL_KEY], reason="not_a_json_object")
-    keys = frame_products(obj) or [CONTROL_KEY]
-    seq = obj.get("sequence_num")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        seq = None
-    ts = obj.get("timestamp")
-    ts = ts if isinstance(ts, str) else None
-    if obj.get("type") == "error":
-        message = obj.get("message")
-        return FrameInfo(ERROR, keys, seq, None, ts, reason=str(message) if message is not None else "")
-    channel = obj.get("channel")
-    if not isinstance(channel, str):
-        return FrameInfo(BAD, keys, seq, None, ts, reason="no_channel")
-    if channel not in KNOWN_CHANNELS:
-        return FrameInfo(UNKNOWN_CHANNEL, keys, seq, channel, ts, reason=f"unknown channel {channel!r}")
-    if seq is None:
-        return FrameInfo(BAD, keys, None, channel, ts, reason="no_sequence_num")
-    if channel == "heartbeats":
-        return FrameInfo(HEARTBEAT, keys, seq, channel, ts, heartbeat_counter=_heartbeat_counter(obj))
-    if channel == "subscriptions":
-        return FrameInfo(CONTROL, keys, seq, channel, ts)
-    if channel == "l2_data":
-        return FrameInfo(DATA, keys, seq, channel, ts, l2_snapshots=_l2_snapshot_products(obj))
-    return FrameInfo(DATA, keys, seq, channel, ts)
-
-
-def _l2_snapshot_products(obj: dict[str, Any]) -> tuple[str, ...]:
-    """Products whose level2 book this frame restates in full (a resnapshot waits for these)."""
-    events = obj.get("events")
-    out: tuple[str, ...] = ()
-    if not isinstance(events, list):  # a broken frame restates nothing (and must not raise)
-        return out
-    for event in events:
-        if isinstance(event, dict) and event.get("type") == "snapshot":
-            product = event.get("product_id")
-            if isinstance(product, str):
-                out += (product,)
-    return out
-
-
-def _heartbeat_counter(obj: dict[str, Any]) -> int | None:
-    # The docs show a string, production sends an integer: accept both.
-    events = obj.get("events")
-    if not isinstance(events, list):  # e.g. "events": 5 must not raise (the frame is still archived)
-        return None
-    for event in events:
-        if isinstance(event, dict) and "heartbeat_counter" in event:
-            value = event["heartbeat_counter"]
-            if isinstance(value, bool):
-                return None
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def event_ns(ts_text: str | None) -> int | None:

@@ -3,7 +3,7 @@
 Pure Python, no I/O. It owns the two landing facts that depend on arrival order and therefore must be
 decided exactly once, at landing, identically in live and replay:
 
-* `event_ns`: the envelope `timestamp`, parsed by `glue.records.parse_rfc3339_ns` (the one parser);
+* `event_ns`: the envelope `timestamp` (`glue.protocol.frame_facts`, which also names the frame's products);
   a frame without a usable timestamp (or outside 2000-2100) gets NULL and never reaches the grid.
 * `arrival_wm_ns`: the product's watermark just before the row arrived, `max(event_ns of the product's
   earlier rows) - lateness_ns`. A frame with `event_ns < arrival_wm_ns` is *late* and is excluded by
@@ -20,12 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from glue.records import CONTROL_KEY, KIND_FRAME, MARKER_DATA_GAP, Record, frame_products, parse_rfc3339_ns
-
-MIN_EVENT_NS = 946684800 * 10**9  # 2000-01-01: sanity bounds, so one corrupt stamp cannot stretch a grid
-MAX_EVENT_NS = 4102444800 * 10**9  # 2100-01-01
+from glue.protocol import frame_facts
+from glue.records import CONTROL_KEY, KIND_FRAME, MARKER_DATA_GAP, Record
 
 # (topic, partition, offset) or (topic, partition, offset, key); None for replayed archives
 Coord = tuple[Any, ...]
@@ -73,121 +69,6 @@ class LandingBatch(KafkaBook):
     n_late: int = 0
     n_control: int = 0
     n_no_time: int = 0
-
-
-_msgspec_decode = msgspec.json.Decoder().decode
-
-
-def parse_json(text: str) -> Any:
-    """`json.loads` semantics, faster: msgspec first, json.loads when msgspec refuses (NaN, huge ints, ...)."""
-    try:
-        return _msgspec_decode(text)
-    except Exception:
-        return json.loads(text)
-
-
-class _Item(msgspec.Struct):
-    product_id: Any = None
-
-
-class _Event(msgspec.Struct):
-    product_id: Any = None
-    tickers: list[_Item] | None = None
-    trades: list[_Item] | None = None
-    candles: list[_Item] | None = None
-    products: list[_Item] | None = None
-
-
-class _Envelope(msgspec.Struct):
-    """Only the fields landing needs (envelope timestamp, product ids); unknown fields are skipped."""
-
-    timestamp: Any = None
-    events: list[_Event] | None = None
-
-
-_typed_decode = msgspec.json.Decoder(_Envelope).decode
-
-
-def frame_facts(text: str) -> tuple[list[str], int | None]:
-    """(products of the frame per glue.records.frame_products, envelope event time) of a frame's text.
-
-    The typed msgspec path reads only what it needs; any frame it cannot type (other shapes, bad JSON,
-    NaN, ...) goes through json.loads + frame_products, so the result is always the reference rule's.
-    """
-    try:
-        env = _typed_decode(text)
-    except Exception:
-        try:
-            obj = parse_json(text)
-        except (ValueError, TypeError, RecursionError):
-            return [], None
-        try:
-            products = frame_products(obj)
-        except TypeError:  # e.g. {"events": true}: not a protocol message, no product
-            products = []
-        return products, envelope_event_ns(obj)
-    found: set[str] = set()
-    for event in env.events or ():
-        if isinstance(event.product_id, str):
-            found.add(event.product_id)
-        for items in (event.tickers, event.trades, event.candles, event.products):
-            if items:
-                for item in items:
-                    if isinstance(item.product_id, str):
-                        found.add(item.product_id)
-    return (sorted(found) if len(found) > 1 else list(found)), timestamp_event_ns(env.timestamp)
-
-
-def envelope_event_ns(obj: Any) -> int | None:
-    """The envelope timestamp as epoch ns, or None if missing or implausible."""
-    if not isinstance(obj, dict):
-        return None
-    return timestamp_event_ns(obj.get("timestamp"))
-
-
-def timestamp_event_ns(ts: Any) -> int | None:
-    """An envelope `timestamp` value as epoch ns, or None if not a string, unparsable or implausible."""
-    if not isinstance(ts, str):
-        return None
-    ns = _fast_utc_ns(ts)
-    if ns is None:
-        try:
-            ns = parse_rfc3339_ns(ts)
-        except ValueError:
-            return None
-    return ns if MIN_EVENT_NS <= ns < MAX_EVENT_NS else None
-
-
-_SECOND_NS: dict[str, int | None] = {}
-
-
-def _fast_utc_ns(ts: str) -> int | None:
-    """The common Coinbase form `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, exactly; None for anything else.
-
-    The whole-second prefix is parsed once by parse_rfc3339_ns and cached (a stream has ~1 new second per
-    second), so the result equals parse_rfc3339_ns by construction; the unit tests check it too.
-    """
-    n = len(ts)
-    if n < 20 or ts[-1] != "Z" or (n > 20 and (ts[19] != "." or n > 30)):
-        return None
-    prefix = ts[:19]
-    base = _SECOND_NS.get(prefix, -1)
-    if base == -1:
-        try:
-            base = parse_rfc3339_ns(prefix + "Z")
-        except ValueError:
-            base = None
-        if len(_SECOND_NS) > 100_000:
-            _SECOND_NS.clear()
-        _SECOND_NS[prefix] = base
-    if base is None:
-        return None
-    if n == 20:
-        return base
-    frac = ts[20:-1]
-    if not frac.isdecimal():
-        return None
-    return base + int(frac) * 10 ** (9 - len(frac))
 
 
 def build_batch(
@@ -277,4 +158,4 @@ def _frame_watermark(pk: str, event_ns: int | None, states: dict[str, ProductSta
     return wm
 
 
-__all__ = ["MARKER_DATA_GAP", "Coord", "KafkaBook", "LandingBatch", "ProductState", "build_batch", "envelope_event_ns"]
+__all__ = ["MARKER_DATA_GAP", "Coord", "KafkaBook", "LandingBatch", "ProductState", "build_batch"]

@@ -164,7 +164,7 @@ def test_frame_larger_than_kafka_limit_is_dead_lettered_not_looped(kafka_bootstr
 
 
 def _l2_snapshots(record) -> tuple[str, ...]:
-    from glue.ingest.tracker import inspect_frame
+    from glue.protocol import inspect_frame
 
     return inspect_frame(record.frame).l2_snapshots if record.kind == "frame" else ()
 

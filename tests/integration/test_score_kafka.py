@@ -64,7 +64,7 @@ def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float 
 
 
 def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_bootstrap, unique_name, artifacts):
-    from glue.score import run_score
+    from glue.score import ScoreJob, run_score
 
     settings = settings_for(kafka_bootstrap, unique_name)
     df = feature_frame(seconds=120)
@@ -73,8 +73,8 @@ def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_
     produce(settings, messages[:100] + bad + messages[100:])
 
     group = unique_name("score")
-    summary = run_score(settings, model_source=str(artifacts), group_id=group,
-                        max_rows=len(messages) + len(bad), idle_exit_s=20)
+    summary = run_score(settings, ScoreJob(model_source=str(artifacts), group_id=group,
+                                           max_rows=len(messages) + len(bad), idle_exit_s=20))
 
     assert summary.consumed == len(messages) + len(bad)
     assert summary.predicted == len(messages) and summary.dead_lettered == 2
@@ -93,7 +93,7 @@ def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_
     assert all(d["source_topic"] == settings.kafka.topic_features for d in dlq)
 
     # Offsets were committed after the acks: a restart in the same group scores nothing again.
-    again = run_score(settings, model_source=str(artifacts), group_id=group, idle_exit_s=3)
+    again = run_score(settings, ScoreJob(model_source=str(artifacts), group_id=group, idle_exit_s=3))
     assert again.consumed == 0
 
 

@@ -1,8 +1,8 @@
-"""SQL v2 landing (sql/v2/005_landing.sql) against the Python rules it replaces, in-memory DuckDB, the real engine.
+"""SQL v2 landing (sql/models/landing/) against the Python rules it replaces, in-memory DuckDB, the real engine.
 
 * fan-out: for records landed without a Kafka key (archives), raw_frames/raw_markers.product_key per record
   equals `glue.records.fanout_keys`, on generated frames of every shape the rule looks at and on malformed text;
-* event time: raw_frames.event_ns equals `glue.warehouse.landing.timestamp_event_ns` on generated stamps;
+* event time: raw_frames.event_ns equals `glue.protocol.timestamp_event_ns` on generated stamps;
 * `Warehouse.land_archives([file])` equals `Warehouse.land(records of that file)`: raw tables and feature rows;
 * `glue.replay.replay` names file:line of a malformed archive line.
 
@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from glue.config import FeatureSettings
 from glue.errors import DataError
+from glue.protocol import timestamp_event_ns
 from glue.records import CONTROL_KEY, KIND_FRAME, Record, fanout_keys, read_archive
 from glue.warehouse import Warehouse
 from glue.warehouse import fixtures as fx
-from glue.warehouse.landing import timestamp_event_ns
 from tests.integration.featurize_support import assert_tables_bitwise_equal
 
 V2 = FeatureSettings(sql_version="v2", lateness_s=2)

@@ -151,7 +151,7 @@ def _perturb(rec: Record, factor: float) -> Record:
 def _event_ns(rec: Record) -> int | None:
     import json
 
-    from glue.warehouse.landing import envelope_event_ns
+    from glue.protocol import envelope_event_ns
 
     return envelope_event_ns(json.loads(rec.frame)) if rec.frame else None
 
