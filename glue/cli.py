@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay", "Run the same SQL views over archived NDJSON and write features."),
     "sql": ("sql", "Run an ad-hoc SQL query on the warehouse (also while featurize runs)."),
     "train": ("train", "Train baselines and models on time-based splits; log to MLflow."),
+    "evaluate": ("evaluate", "Leave-one-capture-out evaluation of the models on real captures."),
     "infer": ("infer", "Score a features file with a saved or registered model."),
     "monitor": ("monitor", "Evidently data-drift and data-quality reports."),
     "score": ("score", "Score live feature rows from Kafka and publish predictions."),
