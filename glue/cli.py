@@ -30,9 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay", "Run the same SQL views over archived NDJSON and write features."),
     "sql": ("sql", "Run an ad-hoc SQL query on the warehouse (also while featurize runs)."),
     "train": ("train", "Train baselines and models on time-based splits; log to MLflow."),
+    "evaluate": ("evaluate", "Leave-one-capture-out evaluation of the models on real captures."),
     "infer": ("infer", "Score a features file with a saved or registered model."),
     "monitor": ("monitor", "Evidently data-drift and data-quality reports."),
     "score": ("score", "Score live feature rows from Kafka and publish predictions."),
+    "view": ("view", "Serve the live view: prices, volatility, spike probability, alerts, health."),
     "demo": ("demo", "Run the whole product end to end on a simulated market."),
     "handoff": ("handoff", "Assemble the handoff bundle for the team."),
     "broker": ("broker", "Start, stop or inspect the project's local Kafka broker."),
@@ -45,13 +47,14 @@ class CliContext:
 
     config_path: str
     environ: dict[str, str] = field(default_factory=dict)
+    config_required: bool = False  # --config was given: the file must exist
 
     def settings(self, **overrides: Any):
         """Build the settings once for this command; dotted keys use `__` for dots."""
         from glue.config import load_settings
 
         dotted = {k.replace("__", "."): v for k, v in overrides.items()}
-        return load_settings(self.config_path, self.environ, dotted)
+        return load_settings(self.config_path, self.environ, dotted, config_required=self.config_required)
 
 
 class LazyGroup(click.Group):
@@ -101,7 +104,8 @@ def cli(ctx: click.Context, config_path: str, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = CliContext(config_path=config_path, environ=environ)
+    explicit = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
+    ctx.obj = CliContext(config_path=config_path, environ=environ, config_required=explicit)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,8 +16,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from glue.records import parse_rfc3339_ns
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NS = 1_000_000_000
 SESSION_GAP_NS = 60 * NS
@@ -119,7 +123,8 @@ def ticker_stats(ticks: Iterable[Tick]) -> dict[str, dict[str, float]]:
         if not sessions:
             continue
         counts_all, r_all, sigma_all, acs = [], [], [], defaultdict(list)
-        spreads, sizes = [], []
+        spreads: list[float] = []
+        sizes: list[float] = []
         n_msgs = 0
         for s in sessions:
             for t in s:
@@ -272,7 +277,7 @@ def _rolling_std(r, w: int):
     return out
 
 
-def volatility_series(counts, mids) -> dict[str, object]:
+def volatility_series(counts, mids) -> dict[str, np.ndarray]:
     """Per grid second t of one session: r, RV_60/300/1800 over (t-w, t], sigma_future60 over (t, t+60], n60.
 
     Arrays are indexed by grid second (0 = the session's first); nan where a window is incomplete.
@@ -282,7 +287,7 @@ def volatility_series(counts, mids) -> dict[str, object]:
     n = len(mids)
     r = np.full(n, np.nan)
     r[1:] = np.diff(np.log(mids)) * 1e4
-    out: dict[str, object] = {"r": r}
+    out: dict[str, np.ndarray] = {"r": r}
     for w in (60, 300, 1800):
         rv = np.full(n, np.nan)
         rv[1:] = _rolling_std(r[1:], w)  # _rolling_std's index i is grid second i + 1
@@ -314,16 +319,16 @@ def _session_series(counts, mids) -> _Series:
 def _pairs(series: list, lag: int, transform=None):
     import numpy as np
 
-    a, b = [], []
+    parts_a, parts_b = [], []
     for x in series:
         if len(x) > lag:
             xa, xb = x[:-lag], x[lag:]
             keep = ~np.isnan(xa) & ~np.isnan(xb)
-            a.append(xa[keep])
-            b.append(xb[keep])
-    if not a:
+            parts_a.append(xa[keep])
+            parts_b.append(xb[keep])
+    if not parts_a:
         return np.array([]), np.array([])
-    a, b = np.concatenate(a), np.concatenate(b)
+    a, b = np.concatenate(parts_a), np.concatenate(parts_b)
     if transform is not None:
         a, b = transform(a), transform(b)
     return a, b

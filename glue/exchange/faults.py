@@ -22,6 +22,7 @@ on the connection; the fault fires right after the N-th. `@K` applies the fault 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from glue.errors import ConfigError
@@ -97,7 +98,7 @@ def parse_fault(spec: str) -> Fault:
     return Fault(name, tuple(args), conn, text)
 
 
-def parse_faults(specs: list[str] | tuple[str, ...] | None) -> list[Fault]:
+def parse_faults(specs: Sequence[str | Fault] | None) -> list[Fault]:
     return [f if isinstance(f, Fault) else parse_fault(f) for f in (specs or ())]
 
 

@@ -40,7 +40,7 @@ _PRODUCT = re.compile(r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$")
 class ProtocolOptions:
     """Protocol choices where the sources disagree (fact sheet 1.13)."""
 
-    emit_client_id: bool = False
+    emit_client_id: bool = True  # the real feed sends client_id:"" (the official SDK requires it)
     ack_after_snapshots: bool = True
     alias_usdc: bool = True
     snapshot_epoch_time: bool = False  # l2 snapshot event_time 1970-01-01T00:00:00Z instead of now
@@ -176,7 +176,7 @@ class Session:
             high = max(view.asks, default=view.spec.start_price_units) + 1
             per_level = len(dumps(_level("offer", at, high, 100_000, dec))) + 1
             i = 0
-            while (size := len(out.head) + len(out.tail)) < target:
+            while (size := len(out.head) + len(out.tail or "")) < target:  # tail None: the text is head
                 for _ in range((target - size) // (2 * per_level) + 1):
                     updates.append(_level("bid", at, max(1, low - i), 100_000, dec))
                     updates.append(_level("offer", at, high + i, 100_000, dec))

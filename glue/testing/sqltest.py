@@ -108,8 +108,8 @@ def build_records(items: list[dict[str, Any]]) -> list[Record]:
                                  price=_s(it.get("price")), bid_qty=_s(it.get("bid_qty", "1")),
                                  ask_qty=_s(it.get("ask_qty", "1")), iseq=i))
         elif "trades" in it:
-            items = [(str(tid), str(px), str(size)) for tid, px, size in it["items"]]
-            out.append(fx.trades(it["trades"], it["at"], items, seq=seq, conn=conn))
+            trade_items = [(str(tid), str(px), str(size)) for tid, px, size in it["items"]]
+            out.append(fx.trades(it["trades"], it["at"], trade_items, seq=seq, conn=conn))
         elif "gap" in it:
             out.append(fx.gap(list(it["gap"]), it["from"], it["to"], iseq=i, conn=conn))
         elif "clock" in it:

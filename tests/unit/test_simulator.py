@@ -65,7 +65,7 @@ def test_simulated_stream_follows_the_protocol() -> None:
     stamps = [parse_ns(m["timestamp"]) for _, _, m in msgs]
     assert stamps[0] == START_NS and stamps == sorted(stamps)  # nothing before the snapshots, in time order
     for _, _, m in msgs:
-        assert "client_id" not in m
+        assert m["client_id"] == ""  # as the real feed (and the official SDK) have it
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", m["timestamp"])
 
 
