@@ -134,8 +134,8 @@ class Spool:
         self._reader.close()
         self._reader = None
         self._segments.pop(0)
-        if self._reader_path == self._writer_path:
-            self._writer.close()  # type: ignore[union-attr]
+        if self._writer is not None and self._reader_path == self._writer_path:
+            self._writer.close()
             self._writer = None
             self._writer_path = None
         self._reader_path.unlink(missing_ok=True)
