@@ -6,7 +6,7 @@ Public API (imported lazily so `import glue.modeling` stays cheap):
 Modules: data (columns, reading), splits, tau, estimators (baselines + models), evaluation (metrics,
 threshold, bootstrap), results (constants and result types), fitting (the computation), training (the
 job: files, MLflow, reports), tracking (MLflow), artifacts, scorer, infer, plots, report,
-model_card, synthetic (test data).
+model_card. The synthetic test frame is glue.testing.synthetic.
 """
 
 from __future__ import annotations
