@@ -36,6 +36,7 @@ class ReplayStats:
     records: int = 0
     frames: int = 0
     late: int = 0
+    late_overlap: int = 0  # late frames in order within their own connection: behind another one (overlap)
     rows: int = 0
     label_rows: int = 0
     seconds: float = 0.0
@@ -45,8 +46,61 @@ class ReplayStats:
         rate = self.records / self.seconds if self.seconds else 0.0
         breaks = ", ".join(f"{reason} {n}" for reason, n in sorted(self.book_breaks.items()))
         return (f"replay: {self.files} files, {self.records} records ({rate:,.0f}/s), {self.frames} frame rows, "
-                f"{self.late} late, {self.rows} feature rows in {self.seconds:.1f} s"
+                f"{self.late_text()}, {self.rows} feature rows in {self.seconds:.1f} s"
                 + (f"; level2 book breaks: {breaks}" if breaks else ""))
+
+
+    def late_text(self) -> str:
+        """The late frames, split by cause: they are dropped (their seconds were final when they landed)."""
+        if not self.late:
+            return "0 late"
+        own = self.late - self.late_overlap
+        return (f"{self.late} late dropped ({self.late_overlap} behind another connection's data: overlapping "
+                f"captures of the same time, {own} out of order within their own connection)")
+
+
+class LateSplit:
+    """Splits each landing's late frames by cause, from the rows it stored in raw_frames.
+
+    A frame is late when its event time is below its product's watermark (max event time landed so far -
+    lateness). If it is not below the latest event time of its own connection (per product), the stream it
+    came in was in order: another connection had already moved the watermark on, i.e. two captures overlap
+    in time (two ingest processes, overlapping files). Otherwise its own connection went back in time (frames
+    out of order, or the clock of the capture stepped back). Per landing it reads only the rows just landed.
+    """
+
+    def __init__(self) -> None:
+        self.conn_max: dict[tuple[str, str], int] = {}  # (product, conn) -> max event_ns landed
+
+    def landed(self, con: Any, first_seq: int, late: int) -> int:
+        """After a landing of rows with land_seq >= first_seq: how many of its `late` frames were overlap."""
+        import pyarrow as pa
+
+        overlap = 0
+        if late:
+            prior = pa.table({"product_key": [p for p, _ in self.conn_max], "conn": [c for _, c in self.conn_max],
+                              "prior_ns": list(self.conn_max.values())},
+                             schema=pa.schema([("product_key", pa.string()), ("conn", pa.string()),
+                                               ("prior_ns", pa.int64())]))
+            con.register("_late_prior", prior)
+            try:
+                overlap = con.execute(
+                    "WITH step AS (SELECT land_seq, product_key, conn, event_ns, arrival_wm_ns, max(event_ns) OVER "
+                    "(PARTITION BY product_key, conn ORDER BY land_seq ROWS BETWEEN UNBOUNDED PRECEDING AND "
+                    "1 PRECEDING) AS before_ns FROM raw_frames WHERE land_seq >= ? AND product_key <> '_control' "
+                    "AND event_ns IS NOT NULL) "
+                    "SELECT count(*) FROM step AS s LEFT JOIN _late_prior AS p USING (product_key, conn) "
+                    "WHERE s.event_ns < s.arrival_wm_ns "
+                    "AND s.event_ns >= coalesce(greatest(s.before_ns, p.prior_ns), s.event_ns)",
+                    [first_seq]).fetchall()[0][0]
+            finally:
+                con.unregister("_late_prior")
+        for product, conn, max_ns in con.execute(
+                "SELECT product_key, conn, max(event_ns) FROM raw_frames WHERE land_seq >= ? "
+                "AND product_key <> '_control' AND event_ns IS NOT NULL GROUP BY ALL", [first_seq]).fetchall():
+            key = (product, conn)
+            self.conn_max[key] = max(self.conn_max.get(key, max_ns), max_ns)
+        return int(overlap)
 
 
 def expand_paths(patterns: Iterable[str]) -> list[str]:
@@ -80,11 +134,13 @@ def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _replay_chunks(wh: Any, records: Iterator[Any], stats: ReplayStats, stop: threading.Event, chunk_records: int,
-                   progress_interval_s: float) -> None:
+                   progress_interval_s: float, late_split: LateSplit) -> None:
     """Land + finalize chunks of records read in Python (SQL v1, and files DuckDB cannot read as archives)."""
     last, window = time.monotonic(), 0
     for chunk in _chunks(records, chunk_records):
+        first_seq = wh.next_land_seq
         landed = wh.land(chunk)
+        stats.late_overlap += late_split.landed(wh.con, first_seq, landed.late)
         wh.finalize()
         stats.records += landed.records
         stats.frames += landed.frames
@@ -122,7 +178,7 @@ def file_steps(paths: list[str], step_bytes: int = STEP_BYTES) -> list[list[str]
 
 
 def _replay_files(wh: Any, paths: list[str], stats: ReplayStats, stop: threading.Event,
-                  progress_interval_s: float) -> None:
+                  progress_interval_s: float, late_split: LateSplit) -> None:
     """Land + finalize a group of archive files per step, read and parsed by DuckDB (SQL landing versions).
 
     A group DuckDB refuses (a malformed line) is replayed line by line instead, which names the bad line.
@@ -130,11 +186,13 @@ def _replay_files(wh: Any, paths: list[str], stats: ReplayStats, stop: threading
     started = last = time.monotonic()
     done = 0
     for step in file_steps(paths, STEP_BYTES):
+        first_seq = wh.next_land_seq
         try:
             landed = wh.land_archives(step)
         except ValueError:
-            _replay_chunks(wh, read_archive_fast(step), stats, stop, 100_000, progress_interval_s)
+            _replay_chunks(wh, read_archive_fast(step), stats, stop, 100_000, progress_interval_s, late_split)
         else:
+            stats.late_overlap += late_split.landed(wh.con, first_seq, landed.late)
             wh.finalize()
             stats.records += landed.records
             stats.frames += landed.frames
@@ -173,10 +231,12 @@ def replay(
             raise WarehouseError(f"warehouse {warehouse} already holds landed data",
                                  "replay into a new file (or the default in-memory warehouse)")
         try:
+            late_split = LateSplit()
             if wh.version.landing == "sql":
-                _replay_files(wh, paths, stats, stop, progress_interval_s)
+                _replay_files(wh, paths, stats, stop, progress_interval_s, late_split)
             else:
-                _replay_chunks(wh, read_archive_fast(paths), stats, stop, chunk_records, progress_interval_s)
+                _replay_chunks(wh, read_archive_fast(paths), stats, stop, chunk_records, progress_interval_s,
+                               late_split)
         except ValueError as exc:
             raise DataError(f"bad archive line: {exc}", "check the file (glue check) or re-import it") from exc
         stats.book_breaks = dict(wh.book_breaks)
