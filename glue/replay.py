@@ -5,6 +5,11 @@ records: since every rule depends only on data and per-product arrival order, an
 rows, bit for bit (the property tests check that), and chunks keep memory bounded. Like live, it does not
 flush at the end: the last `lateness_s` seconds of each product are not final yet and are not emitted.
 The course's `scripts/replay.py --raw data/raw/*.ndjson --out ...` is this function (`glue replay`).
+
+Inputs are taken as people have them: files in the archive format are replayed as they are; any other file
+(a peer's capture in a format `glue import` reads) is converted by `glue.importer.import_captures`, all such
+files in one import run as `glue import` would, into a temporary directory that is removed afterwards (or
+into `keep_import`, when asked), so the rows equal `glue import` then `glue replay`, bit for bit.
 """
 
 from __future__ import annotations
@@ -39,13 +44,17 @@ class ReplayStats:
     late_overlap: int = 0  # late frames in order within their own connection: behind another one (overlap)
     rows: int = 0
     label_rows: int = 0
+    converted: int = 0  # input files in another format, converted with glue import's rules
+    import_duplicates: int = 0
     seconds: float = 0.0
     book_breaks: dict[str, int] = field(default_factory=dict)  # level2 books broken, by reason (SQL v4)
 
     def line(self) -> str:
         rate = self.records / self.seconds if self.seconds else 0.0
         breaks = ", ".join(f"{reason} {n}" for reason, n in sorted(self.book_breaks.items()))
-        return (f"replay: {self.files} files, {self.records} records ({rate:,.0f}/s), {self.frames} frame rows, "
+        files = f"{self.files} files" + (f" ({self.converted} converted by import rules, "
+                                         f"{self.import_duplicates} duplicates removed)" if self.converted else "")
+        return (f"replay: {files}, {self.records} records ({rate:,.0f}/s), {self.frames} frame rows, "
                 f"{self.late_text()}, {self.rows} feature rows in {self.seconds:.1f} s"
                 + (f"; level2 book breaks: {breaks}" if breaks else ""))
 
@@ -112,14 +121,63 @@ def expand_paths(patterns: Iterable[str]) -> list[str]:
         matches = glob.glob(pat, recursive=True) if any(c in pat for c in "*?[") else [pat]
         for m in matches:
             p = Path(m)
-            if p.is_dir():
-                found.update(str(x) for x in p.rglob("*.ndjson"))
+            if p.is_dir():  # the suffixes glue import looks for under a directory
+                found.update(str(x) for x in p.rglob("*") if x.is_file() and x.suffix in CAPTURE_SUFFIXES)
             elif p.is_file():
                 found.add(str(p))
     if not found:
-        raise DataError(f"no archive files match {' '.join(patterns)}",
-                        "pass NDJSON files written by glue ingest/import")
+        raise DataError(f"no archive or capture files match {' '.join(patterns)}",
+                        "pass NDJSON files written by glue ingest/import, or a capture glue import reads")
     return sorted(found)
+
+
+CAPTURE_SUFFIXES = {".ndjson", ".jsonl", ".json"}
+
+
+def is_archive_file(path: str) -> bool:
+    """Whether the file is in the archive format: its first line that parses as JSON is an archive record.
+
+    (A file whose lines are all unparsable is treated as a capture: the importer counts them, per reason.)
+    """
+    import json
+
+    from glue.records import FORMAT_VERSION, KIND_FRAME, KIND_MARKER
+
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            return (isinstance(obj, dict) and obj.get("v") == FORMAT_VERSION
+                    and obj.get("kind") in (KIND_FRAME, KIND_MARKER) and "recv_ns" in obj)
+    return True  # an empty file: nothing to convert, the archive reader skips it
+
+
+def convert_captures(paths: list[str], out_dir: str, stats: ReplayStats,
+                     import_options: dict[str, Any] | None = None) -> list[str]:
+    """Archive files to replay for `paths`: archive files unchanged, the others imported into `out_dir`.
+
+    All non-archive files go through one `import_captures` run (in path order), as `glue import FILES`
+    would; its archive files follow the input archive files.
+    """
+    archives = [p for p in paths if is_archive_file(p)]
+    captures = [p for p in paths if p not in set(archives)]
+    if not captures:
+        return paths
+    from glue.importer import import_captures
+
+    summary = import_captures(captures, out_dir, **(import_options or {}))
+    for line in summary.lines()[-1:]:
+        log.info("replay: %s", line)
+    stats.converted = len(captures)
+    stats.import_duplicates = summary.duplicates
+    if archives:
+        log.info("replay: %d archive file(s) first, then %d converted capture file(s)", len(archives),
+                 len(captures))
+    return archives + expand_paths([out_dir])
 
 
 def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -219,11 +277,13 @@ def replay(
     progress_interval_s: float = 5.0,
     stop: threading.Event | None = None,
     spill_dir: str | None = None,
+    stats: ReplayStats | None = None,
 ) -> tuple[pa.Table, ReplayStats]:
     """Replay archive files into `warehouse` and write the feature rows to `out` (Parquet); returns (table, stats)."""
     from glue.warehouse import Warehouse
 
-    stats = ReplayStats(files=len(paths))
+    stats = stats or ReplayStats()
+    stats.files = stats.files or len(paths)
     stop = stop or threading.Event()
     started = time.monotonic()
     with Warehouse.open(warehouse, features, temp_directory=spill_dir) as wh:
@@ -255,27 +315,33 @@ def replay(
     return table, stats
 
 
-def run_replay(patterns: list[str], out: str | None, features: FeatureSettings,
+def run_replay(patterns: list[str], out: str | None, features: FeatureSettings, *,
+               keep_import: str | None = None, import_options: dict[str, Any] | None = None,
                **kwargs: Any) -> tuple[pa.Table, ReplayStats]:
-    """CLI entry: expand paths, stop cleanly on SIGINT/SIGTERM, replay."""
+    """CLI entry: expand paths, convert captures in other formats, stop cleanly on SIGINT/SIGTERM, replay.
+
+    Converted captures go to a temporary directory removed at the end, or to `keep_import` when given.
+    """
+    import tempfile
+
     stop = threading.Event()
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: no handlers
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        paths = expand_paths(patterns)
-        if kwargs.get("warehouse") is None:
-            # a throw-away in-memory warehouse that spills to a temporary directory: no file to write and sync
-            # (measured: committing the landed frames to a file took longer than landing them), and a long
-            # archive still does not exhaust RAM
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="glue-replay-") as tmp:
+        inputs = expand_paths(patterns)
+        stats = ReplayStats(files=len(inputs))
+        with tempfile.TemporaryDirectory(prefix="glue-replay-") as tmp:
+            paths = convert_captures(inputs, keep_import or str(Path(tmp) / "imported"), stats, import_options)
+            if kwargs.get("warehouse") is None:
+                # a throw-away in-memory warehouse that spills to a temporary directory: no file to write and
+                # sync (measured: committing the landed frames to a file took longer than landing them), and a
+                # long archive still does not exhaust RAM
                 kwargs["warehouse"] = ":memory:"
-                kwargs["spill_dir"] = tmp
-                return replay(paths, out, features, stop=stop, **kwargs)
-        return replay(paths, out, features, stop=stop, **kwargs)
+                kwargs["spill_dir"] = str(Path(tmp) / "spill")
+                Path(kwargs["spill_dir"]).mkdir()
+            return replay(paths, out, features, stop=stop, stats=stats, **kwargs)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
