@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from glue.config import FeatureSettings
 from glue.errors import DataError, WarehouseError
-from glue.parquet import write_parquet
 from glue.records import read_archive_fast
 
 if TYPE_CHECKING:
@@ -199,7 +198,7 @@ def _replay_chunks(wh: Any, records: Iterator[Any], stats: ReplayStats, stop: th
         first_seq = wh.next_land_seq
         landed = wh.land(chunk)
         stats.late_overlap += late_split.landed(wh.con, first_seq, landed.late)
-        wh.finalize()
+        finalize_all(wh)
         stats.records += landed.records
         stats.frames += landed.frames
         stats.late += landed.late
@@ -215,7 +214,77 @@ def _replay_chunks(wh: Any, records: Iterator[Any], stats: ReplayStats, stop: th
 
 
 STEP_BYTES = 256 * 1024 * 1024  # archive bytes per landing step (the ingest archive rotates at this size)
+FINALIZE_ROWS = 86_400  # product-seconds per finalize step (a day of one product): bounds its working memory
+MEMORY_LIMIT = "1GB"  # DuckDB's limit for replay's throw-away warehouse: beyond it, tables spill to disk
+OUT_ROWS = 128 * 1024  # rows per Parquet row group of the output (~60 MB of feature rows in Arrow)
+FEATURE_WINDOW_S = 64 * 1024  # seconds of one product per read of the feature rows
 
+
+def finalize_all(wh: Any) -> None:
+    """Finalize everything that is final, in steps of at most FINALIZE_ROWS product-seconds (same rows)."""
+    while wh.final_ranges():
+        wh.finalize(max_rows=FINALIZE_ROWS, return_rows=False)
+
+
+def write_sorted(con: Any, query: str, path: str, params_list: list[list[Any]] | None = None) -> int:
+    """Stream query rows into a Parquet file (glue.parquet's options) in row groups of OUT_ROWS rows.
+
+    The query runs once per entry of `params_list` (once, without parameters, when None), in order: the rows
+    never sit in memory together. Row groups are made contiguous before writing, so the file's bytes depend
+    only on the rows, not on how DuckDB batched them.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    schema = None
+    pending: list[pa.RecordBatch] = []
+    size = n = 0
+
+    def flush(rows: int) -> None:
+        nonlocal pending, size
+        group = pa.Table.from_batches(pending, schema).combine_chunks()
+        writer.write_table(group.slice(0, rows), row_group_size=OUT_ROWS)
+        rest = group.slice(rows)
+        pending = rest.to_batches() if rest.num_rows else []
+        size = rest.num_rows
+
+    try:
+        for params in params_list if params_list is not None else [None]:
+            reader = con.sql(query, params=params).to_arrow_reader(OUT_ROWS)
+            if writer is None:
+                schema = reader.schema
+                strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                           or pa.types.is_dictionary(f.type)]
+                writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=strings)
+            for batch in reader:
+                pending.append(batch)
+                size += batch.num_rows
+                n += batch.num_rows
+                while size >= OUT_ROWS:
+                    flush(OUT_ROWS)
+        if writer is not None and (size or n == 0):
+            flush(size)
+    finally:
+        if writer is not None:
+            writer.close()
+    return n
+
+
+def write_features(con: Any, path: str) -> int:
+    """exp_features sorted by (product_id, second_at), read per product in windows of FEATURE_WINDOW_S seconds
+    (zone maps keep each read to its window), so no sort of the whole table is ever held in memory."""
+    spans = con.execute("SELECT product_id, epoch(min(second_at))::BIGINT, epoch(max(second_at))::BIGINT "
+                        "FROM exp_features GROUP BY product_id ORDER BY product_id").fetchall()
+    params = [[pid, lo, lo + FEATURE_WINDOW_S] for pid, first, last in spans
+              for lo in range(first, last + 1, FEATURE_WINDOW_S)]
+    query = ("SELECT * EXCLUDE (batch_id) FROM exp_features WHERE product_id = $1 "
+             "AND second_at >= make_timestamp($2::BIGINT * 1000000) "
+             "AND second_at < make_timestamp($3::BIGINT * 1000000) "
+             "ORDER BY second_at")
+    if not params:
+        return write_sorted(con, FEATURES_QUERY, path)
+    return write_sorted(con, query, path, params)
 
 def file_steps(paths: list[str], step_bytes: int = STEP_BYTES) -> list[list[str]]:
     """Consecutive groups of files of about `step_bytes` together (a bigger file is a step of its own).
@@ -251,7 +320,7 @@ def _replay_files(wh: Any, paths: list[str], stats: ReplayStats, stop: threading
             _replay_chunks(wh, read_archive_fast(step), stats, stop, 100_000, progress_interval_s, late_split)
         else:
             stats.late_overlap += late_split.landed(wh.con, first_seq, landed.late)
-            wh.finalize()
+            finalize_all(wh)
             stats.records += landed.records
             stats.frames += landed.frames
             stats.late += landed.late
@@ -278,15 +347,24 @@ def replay(
     stop: threading.Event | None = None,
     spill_dir: str | None = None,
     stats: ReplayStats | None = None,
-) -> tuple[pa.Table, ReplayStats]:
-    """Replay archive files into `warehouse` and write the feature rows to `out` (Parquet); returns (table, stats)."""
+    keep_table: bool = True,
+    memory_limit: str | None = None,
+) -> tuple[pa.Table | None, ReplayStats]:
+    """Replay archive files into `warehouse` and write the feature rows to `out` (Parquet); returns (table, stats).
+
+    `keep_table=False` (the CLI) returns no table: the rows go to `out` without ever being in memory at once.
+    `memory_limit`: DuckDB's (default MEMORY_LIMIT for a throw-away in-memory warehouse, which spills to
+    `spill_dir` past it; else DuckDB's default).
+    """
     from glue.warehouse import Warehouse
 
     stats = stats or ReplayStats()
     stats.files = stats.files or len(paths)
     stop = stop or threading.Event()
     started = time.monotonic()
-    with Warehouse.open(warehouse, features, temp_directory=spill_dir) as wh:
+    if memory_limit is None and warehouse == ":memory:" and spill_dir:
+        memory_limit = MEMORY_LIMIT
+    with Warehouse.open(warehouse, features, temp_directory=spill_dir, memory_limit=memory_limit) as wh:
         if wh.next_land_seq:
             raise WarehouseError(f"warehouse {warehouse} already holds landed data",
                                  "replay into a new file (or the default in-memory warehouse)")
@@ -300,19 +378,22 @@ def replay(
         except ValueError as exc:
             raise DataError(f"bad archive line: {exc}", "check the file (glue check) or re-import it") from exc
         stats.book_breaks = dict(wh.book_breaks)
-        table = wh.features()
-        stats.rows = table.num_rows
+        table = wh.features() if keep_table else None
+        stats.rows = table.num_rows if table is not None else wh.con.execute(
+            "SELECT count(*) FROM exp_features").fetchall()[0][0]
         if out:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
-            write_parquet(table, out)
+            write_features(wh.con, out)
         if labels_out:
-            labels = wh.labels()
-            stats.label_rows = labels.num_rows
             Path(labels_out).parent.mkdir(parents=True, exist_ok=True)
-            write_parquet(labels, labels_out)
+            stats.label_rows = write_sorted(wh.con, LABELS_QUERY, labels_out)
     stats.seconds = time.monotonic() - started
     log.info("%s", stats.line())
     return table, stats
+
+
+FEATURES_QUERY = "SELECT * EXCLUDE (batch_id) FROM exp_features ORDER BY product_id, second_at"  # Warehouse.features
+LABELS_QUERY = "SELECT * FROM lbl_labels_1s ORDER BY product_id, second_at"  # Warehouse.labels
 
 
 def run_replay(patterns: list[str], out: str | None, features: FeatureSettings, *,

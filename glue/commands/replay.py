@@ -29,9 +29,12 @@ import click
 @click.option("--assume-tz", default=None, help="Time zone of naive timestamps in converted captures (as glue import).")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=SOURCE",
               help="Field mapping for converted captures (as glue import --map); repeatable.")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="DuckDB memory limit, e.g. 2GB (default 1GB for the in-memory warehouse, which spills to a "
+                   "temporary directory past it; DuckDB's default for --warehouse).")
 @click.pass_obj
 def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_version, lateness_s,
-            chunk_records, keep_import, assume_tz, mappings) -> None:
+            chunk_records, keep_import, assume_tz, mappings, memory_limit) -> None:
     """Replay archived NDJSON, or captures as people have them, through the same engine as `glue featurize`.
 
     Files not in the archive format are converted with glue import's rules on the fly (nothing is written
@@ -57,7 +60,8 @@ def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_versi
         # Beside the features, where `glue train --features <out>` finds them without being told.
         labels_out = str(Path(out).parent / "labels.parquet")
     _, stats = run_replay(list(raw) + list(more_raw), out, settings.features,
-                          warehouse=warehouse, labels_out=labels_out, chunk_records=chunk_records,
+                          warehouse=warehouse, labels_out=labels_out, chunk_records=chunk_records, keep_table=False,
+                          memory_limit=memory_limit,
                           keep_import=keep_import,
                           import_options={"assume_tz": assume_tz, "mapping": parse_mapping(mappings),
                                           "rotate_mb": settings.ingest.archive_rotate_mb})
