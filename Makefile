@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-quick typecheck lint bench venv clean broker-up broker-down stack-up stack-ps stack-down
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-sdk.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found. Install Python 3.11+ or run 'make PYTHON=python3.12 ...'"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -r requirements-sdk.txt
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
 

@@ -8,6 +8,11 @@ messages as the archive's records fan out to. Prints frames/s, MB/s, receipt-to-
 latency p50/p99 (measured inside ingest on the monotonic clock), and the CPU time each process used
 (what limits the rate: a process near 100 % of one core is the bottleneck).
 
+Then a same-run reference, so the figures survive a slow or busy host: the very frames ingest archived,
+produced by a bare producer (the same config, the same broker, a fresh topic, no ingest logic) and parsed
+by the same JSON decoder, each timed alone. Targets are ratios to it: ingest's rate >= 50 % of the bare
+produce rate (`rate ratio`), and ingest's CPU per message against bare produce + parse.
+
     .venv/bin/python -m bench.ingest [--seconds 30] [--bootstrap 127.0.0.1:9092] [--source sim|recording
         --recording FILE ...] [--channels ticker,market_trades,level2,heartbeats] [--profile]
 """
@@ -71,6 +76,54 @@ def _topic_total(bootstrap: str, topic: str) -> int:
         return total
     finally:
         consumer.close()
+
+
+def _cpu_self_s() -> float:
+    """CPU seconds of this process, all threads (librdkafka's included)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare_reference(bootstrap: str, records: list) -> dict[str, float]:
+    """The same frames, produced bare to a fresh topic on the same broker and parsed bare: rates and CPU/message."""
+    from confluent_kafka import Producer
+
+    from glue.config import KafkaSettings
+    from glue.kafka import ensure_topics, producer_config
+    from glue.protocol import parse_json
+    from glue.records import fanout_keys
+
+    ks = KafkaSettings(bootstrap_servers=bootstrap, topic_raw=f"bench-bare-{time.time_ns()}")
+    ensure_topics(ks, [ks.topic_raw])
+    messages = [(key.encode(), r.kafka_value()) for r in records for key in fanout_keys(r)]
+    producer = Producer(producer_config(ks, **{"message.timeout.ms": 0}))
+    acked = [0]
+
+    def on_delivery(err, _msg) -> None:
+        if err is None:
+            acked[0] += 1
+
+    t0, c0 = time.perf_counter(), _cpu_self_s()
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(ks.topic_raw, value=value, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(120)
+    produce_s, produce_cpu = time.perf_counter() - t0, _cpu_self_s() - c0
+    frames = [r.frame for r in records if r.kind == "frame"]
+    t0, c0 = time.perf_counter(), _cpu_self_s()
+    for text in frames:
+        parse_json(text)
+    parse_s, parse_cpu = time.perf_counter() - t0, _cpu_self_s() - c0
+    return {"messages": len(messages), "acked": acked[0], "produce_rate": len(messages) / produce_s,
+            "produce_cpu_us": produce_cpu / max(1, len(messages)) * 1e6, "parse_rate": len(frames) / parse_s,
+            "parse_cpu_us": parse_cpu / max(1, len(frames)) * 1e6}
 
 
 def main(argv: list[str]) -> None:
@@ -165,6 +218,19 @@ def main(argv: list[str]) -> None:
                   f"per fully available core")
         ok = lost == 0 and in_kafka == expected_kafka == summary["kafka_acked"]
         print("nothing lost: " + ("yes" if ok else "NO"))
+        ref = bare_reference(bootstrap, records)
+        messages_rate = summary["kafka_acked"] / summary["elapsed_s"]
+        ratio = messages_rate / ref["produce_rate"]
+        print(f"same-run reference: bare produce {ref['produce_rate']:>10,.0f} Kafka messages/s "
+              f"({ref['produce_cpu_us']:.1f} us CPU each, {ref['acked']:,} of {ref['messages']:,} acked), "
+              f"bare parse {ref['parse_rate']:,.0f} frames/s ({ref['parse_cpu_us']:.1f} us each)")
+        print(f"rate ratio: ingest {messages_rate:,.0f} Kafka messages/s = {ratio:.0%} of the bare produce rate "
+              f"(target >= 50 %: {'met' if ratio >= 0.5 else 'MISSED'})")
+        if busy > 0:
+            bare_us = ref["produce_cpu_us"] * summary["kafka_acked"] / max(1, summary["frames"]) + ref["parse_cpu_us"]
+            ingest_us = busy / max(1, summary["frames"]) * 1e6
+            print(f"CPU ratio: ingest {ingest_us:.1f} us/message = {ingest_us / bare_us:.1f}x bare produce + parse "
+                  f"({bare_us:.1f} us/message)")
         if args.profile:
             import pstats
 

@@ -9,7 +9,10 @@ predictions. Printed:
 * score-internal: row received by the scorer -> prediction acknowledged by the broker (p50/p99/max);
 * end to end: feature row produced -> prediction read back by another consumer (an upper bound:
   it adds a second fetch round trip);
-* throughput on a backlog (rows/s).
+* throughput on a backlog (rows/s);
+* a same-run reference: the model's own predict call alone (`score_matrix` on a batch of the same
+  rows, as `glue score` calls it), p50/p99, and the ratio of the score-internal p99 to it
+  (target: <= 3x), so the figure means the same on a slow or busy host.
 
     .venv/bin/python -m bench.score [--seconds 20] [--products 20] [--bootstrap 127.0.0.1:9092]
 """
@@ -140,6 +143,29 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     took = time.monotonic() - t
     print(f"backlog: {s2.predicted} rows scored in {took:.1f}s = {s2.predicted / took:.0f} rows/s (incl. start-up)")
     reader.close()
+    bare = bare_predict_ms(artifacts, settings, template, products, calls=max(200, int(seconds * 10)))
+    internal_p99 = float(out.strip().split(" p99 ")[-1].split(" ms")[0])
+    ratio = internal_p99 / bare["p99"] if bare["p99"] > 0 else float("inf")
+    print(f"same-run reference: the model's predict call alone on {products} rows: p50 {bare['p50']:.2f} ms, "
+          f"p99 {bare['p99']:.2f} ms ({bare['calls']} calls)")
+    print(f"ratio: score-internal p99 {internal_p99:.1f} ms = {ratio:.1f}x the bare predict p99 "
+          f"(target <= 3x: {'met' if ratio <= 3 else 'MISSED'})")
+
+
+def bare_predict_ms(artifacts: Path, settings, template: dict, products: int, calls: int) -> dict[str, float]:
+    """The model's predict call alone, as glue score makes it (one call per batch of `products` rows)."""
+    from glue.score import load_model, model_info, score_rows
+
+    scorer = load_model(str(artifacts), settings)
+    info = model_info(scorer)
+    rows = [dict(template, product_id=f"P{i:03d}-USD") for i in range(products)]
+    score_rows(scorer, rows, info)  # warm-up
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        score_rows(scorer, rows, info)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50": _pct(times, 50), "p99": _pct(times, 99), "calls": calls}
 
 
 def main(argv: list[str]) -> None:

@@ -45,13 +45,14 @@ class CliContext:
 
     config_path: str
     environ: dict[str, str] = field(default_factory=dict)
+    config_required: bool = False  # --config was given: the file must exist
 
     def settings(self, **overrides: Any):
         """Build the settings once for this command; dotted keys use `__` for dots."""
         from glue.config import load_settings
 
         dotted = {k.replace("__", "."): v for k, v in overrides.items()}
-        return load_settings(self.config_path, self.environ, dotted)
+        return load_settings(self.config_path, self.environ, dotted, config_required=self.config_required)
 
 
 class LazyGroup(click.Group):
@@ -101,7 +102,8 @@ def cli(ctx: click.Context, config_path: str, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = CliContext(config_path=config_path, environ=environ)
+    explicit = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
+    ctx.obj = CliContext(config_path=config_path, environ=environ, config_required=explicit)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -84,7 +84,7 @@ class ExchangeSettings:
     products: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     seed: int = 7
     subscribe_deadline_s: float = 5.0
-    emit_client_id: bool = False
+    emit_client_id: bool = True  # the real feed sends client_id:"" (the official SDK requires it)
     ack_after_snapshots: bool = True
 
 
@@ -108,6 +108,7 @@ class IngestSettings:
     archive_rotate_mb: int = 256
     spool_dir: str = "data/spool"
     progress_interval_s: float = 5.0
+    kafka_status_interval_s: float = 30.0  # while the broker is away: one status line (spool size) this often
     cdp_api_key_name: str = ""
     cdp_api_private_key: Secret = Secret("")  # noqa: RUF009 (immutable str)
 
@@ -166,19 +167,32 @@ def load_settings(
     config_path: str | Path | None = "config.yaml",
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    config_required: bool = False,
 ) -> Settings:
     """Build the settings once: defaults < config file < environment < overrides.
 
     `environ` is a plain mapping (the CLI passes `os.environ` merged with `.env`);
     only keys starting with `GLUE_` are read, as `GLUE_SECTION__KEY`.
     `overrides` holds dotted keys from command-line flags; `None` values are ignored.
+    `config_required` (the user named the file, `--config`): a missing file is an error, not the defaults.
     """
     settings = Settings()
+    if config_path is not None and config_required and not Path(config_path).is_file():
+        raise ConfigError(f"config file {config_path} does not exist (or is not a file)",
+                          "pass --config with the path of an existing YAML file, or leave it out for config.yaml")
     if config_path is not None and Path(config_path).is_file():
         try:
-            data = yaml.safe_load(Path(config_path).read_text()) or {}
+            data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{config_path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+                              "save the file as UTF-8") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_path} cannot be read ({exc.strerror})", "check the path and permissions") \
+                from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path} is not valid YAML ({exc})", "fix the file or remove it") from exc
+            raise ConfigError(f"{config_path} is not valid YAML ({' '.join(str(exc).split())})",
+                              "fix the file or remove it") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{config_path} must hold a mapping of sections", "see config.yaml in the repo")
         settings = _apply(settings, data, source=str(config_path))

@@ -60,3 +60,9 @@ class CheckFailed(GlueError):
     """A validation command (`glue check`) found the data insufficient or broken."""
 
     exit_code = 7
+
+
+class IngestFailed(GlueError):
+    """An ingest run delivered nothing: no frame, no data frame (the exchange refused), or Kafka refused it."""
+
+    exit_code = 8

@@ -16,7 +16,9 @@ import click
 @click.option("--fault", "faults", multiple=True, metavar="SPEC", help="Inject a fault (repeatable; grammar below).")
 @click.option("--sent-log", type=click.Path(dir_okay=False), default=None, help="NDJSON of every frame sent.")
 @click.option("--minutes", type=float, default=0.0, show_default=True, help="Stop after N minutes (0 = on signal).")
-@click.option("--client-id/--no-client-id", default=None, help="Put client_id:\"\" in envelopes (default: no).")
+@click.option("--client-id/--no-client-id", default=None,
+              help="client_id:\"\" in envelopes, as the real feed has it and the official SDK needs it "
+                   "(default: yes; --no-client-id for captures that lack it).")
 @click.option("--start-at", default=None, help="Simulator: market clock start (RFC 3339), for byte-exact runs.")
 @click.option("--sim-minutes", type=float, default=0.0, show_default=True,
               help="Simulator: the market ends after N minutes of market time (0 = never).")

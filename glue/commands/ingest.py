@@ -42,6 +42,7 @@ def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, s
     """
     import json
 
+    from glue.errors import IngestFailed
     from glue.ingest import run_ingest
 
     settings = obj.settings(
@@ -61,3 +62,6 @@ def command(obj, pairs, minutes, channels, url, bootstrap, topic, archive_dir, s
     else:
         for line in summary.lines():
             click.echo(line)
+    failure = summary.failure()
+    if failure is not None:
+        raise IngestFailed(failure)

@@ -5,16 +5,20 @@ time is simulated nanoseconds, so the same seed gives the same event sequence by
 
 Model, per product (its own `random.Random`, seeded from the seed and the product id, so adding a
 product never changes another's path):
-* two regimes, quiet and active (Markov switching in simulated time, mean 30 and 8 minutes);
+* two regimes, quiet and active (Markov switching in simulated time, mean 30 and 15 minutes);
+* a slow volatility level `v` (log-Ornstein-Uhlenbeck, 30 min time constant, followed over ~3 min) that
+  scales the mid's move rate, partly through the arrival rates; an activity factor `u` (10 min) that
+  moves arrival rates only; a product's activity scales its trades, not its mid's move rate;
 * a burst intensity `h` (self-exciting, decays with a 3 s time constant, capped) raised by every mid jump;
-* Poisson-like arrivals of trades and book changes whose rates rise with regime and `h`;
+* Poisson-like arrivals of trades and book changes whose rates rise with regime, `v`, `u` and `h`;
 * most trades leave the mid unchanged (they eat part of the best level); a few sweep the book and
   move it by a heavy-tailed (Student-t, 3 d.o.f.) jump, with probability and size rising with `h`;
 * the spread is one tick except brief widenings after jumps;
 * trades are published in 250 ms batches (`market_trades`), one ticker per trade event, one
   `l2_data` update per book change (new totals; 0 deletes).
 
-Calibration targets: `../shared/docs/market-calibration.md`; `bench/exchange.py` measures them.
+Calibration targets: `../shared/docs/market-calibration.md` (`bench/exchange.py` measures them) and the
+volatility dynamics of the real captures (`bench/calibration.py`; definitions in calibration.py).
 """
 
 from __future__ import annotations
@@ -46,12 +50,32 @@ _KNOWN = {
 
 # Regime parameters: (trade rate /s, book-change rate /s, P(move) per trade, jump scale bps,
 # P(spread widening) per jump, widening median bps, mean regime duration s)
-QUIET = (2.6, 3.0, 0.025, 0.5, 0.08, 0.03, 1800.0)
-ACTIVE = (3.6, 6.0, 0.08, 0.7, 0.3, 0.15, 480.0)
+# More, smaller moves than a first calibration had (0.025 / 0.5 bps quiet, 0.08 / 0.7 bps active, active
+# for 8 minutes): the real 60 s realised volatility is a far less noisy gauge of the volatility level than
+# a few large jumps a minute give (bench/calibration.py: sigma_future60 / RV_300 p90 1.47 real, 2.2-2.5
+# before), and the active regime now looks like the active mel-hsw sessions (about half the seconds move).
+QUIET = (2.6, 3.0, 0.05, 0.4, 0.08, 0.03, 1800.0)
+ACTIVE = (3.6, 6.0, 0.16, 0.5, 0.3, 0.15, 900.0)
 BURST_TAU_S = 3.0
 BURST_KICK = 0.4
 JUMP_CLIP = 4.0
 BURST_MAX = 3.0  # caps the self-excitation so bursts stay bursts
+# P(move) per trade rises by this factor per unit of h. It was 0.5: bursts then carried one minute's
+# volatility into the next far more than the real captures show (reversion slope, bench/calibration.py).
+BURST_MOVE = 0.1
+# The slow volatility level (real 60 s realised volatility keeps its level for many minutes: log RV_60
+# autocorrelation 0.52 at 300 s, 0.27 at 900 s on mel-hsw; the regimes alone gave about 0): a
+# log-Ornstein-Uhlenbeck factor v. The mid's move rate scales with exp(v), the arrival rates with
+# exp(VOL_RATE_EXP * v) (intensity follows volatility, not one for one), and an independent activity
+# factor u moves the arrival rates without moving the volatility (trades that do not move the mid), so
+# intensity adds little to trailing volatility, as in the captures. Both are stepped once per simulated
+# second from their own random stream: their paths depend only on seed, product and time.
+VOL_TAU_S = 1800.0
+VOL_SD = 0.6
+VOL_RATE_EXP = 0.4
+ACT_TAU_S = 600.0
+ACT_SD = 0.3
+VOL_SMOOTH_S = 180.0  # v follows the OU over ~3 minutes: the level changes gradually, not minute to minute
 
 
 @dataclass(frozen=True)
@@ -176,6 +200,16 @@ class ProductModel:
         self.regime = ACTIVE if self.rng.random() < 0.2 else QUIET
         self.regime_end_ns = self.t_ns + int(self.rng.expovariate(1.0 / self.regime[6]) * NS)
         self.h = 0.0
+        self.vol_rng = random.Random(f"{seed}:{spec.product_id}:vol")
+        # x: the Ornstein-Uhlenbeck factor, from its stationary distribution; v: x followed over VOL_SMOOTH_S
+        self.x = self.vol_rng.gauss(0.0, 1.0) * VOL_SD
+        self.v = self.x
+        self.v_next_ns = (self.t_ns // NS + 1) * NS
+        self._v_decay = math.exp(-1.0 / VOL_TAU_S)
+        self._v_shock = VOL_SD * math.sqrt(1.0 - self._v_decay**2)
+        self.u = self.vol_rng.gauss(0.0, 1.0) * ACT_SD
+        self._u_decay = math.exp(-1.0 / ACT_TAU_S)
+        self._u_shock = ACT_SD * math.sqrt(1.0 - self._u_decay**2)
         self.trade_id = 100_000_000 + self.rng.randrange(800_000_000)
         self.pending: list[Trade] = []
         self.flush_ns = 0
@@ -278,13 +312,25 @@ class ProductModel:
         return ev
 
     def _rates(self) -> tuple[float, float]:
-        boost = (1.0 + 0.2 * self.h) * self.spec.activity
+        # exp(k v - k^2 sd^2 / 2) has mean 1: the level moves the rates around their regime's values
+        level = math.exp(VOL_RATE_EXP * self.v - (VOL_RATE_EXP * VOL_SD) ** 2 / 2 + self.u - ACT_SD**2 / 2)
+        boost = (1.0 + 0.2 * self.h) * self.spec.activity * level
         return self.regime[0] * boost, self.regime[1] * boost
+
+    def _move_level(self) -> float:
+        """P(move) per trade factor: the move rate (rate x P(move)) scales with exp(v), mean 1, whatever u does."""
+        a, sv, su = VOL_RATE_EXP, VOL_SD, ACT_SD
+        return math.exp((1 - a) * self.v - self.u + ((a * sv) ** 2 + su**2 - sv**2) / 2)
 
     def _decay(self, ns: int) -> None:
         dt_s = (ns - self.t_ns) / NS
         if dt_s > 0:
             self.h *= math.exp(-dt_s / BURST_TAU_S)
+        while self.v_next_ns <= ns:
+            self.x = self.x * self._v_decay + self._v_shock * self.vol_rng.gauss(0.0, 1.0)
+            self.v = self.v + (self.x - self.v) / VOL_SMOOTH_S if VOL_SMOOTH_S > 1 else self.x
+            self.u = self.u * self._u_decay + self._u_shock * self.vol_rng.gauss(0.0, 1.0)
+            self.v_next_ns += NS
         self.t_ns = ns
 
     def _flush(self) -> MarketEvent:
@@ -332,7 +378,9 @@ class ProductModel:
         l2: list[tuple[str, int, int]] = []
         rng = self.rng
         taker_buy = rng.random() < 0.5
-        p_move = min(0.9, self.regime[2] * (1.0 + 0.5 * self.h))
+        # P(move) / activity: a less traded product has fewer trades, not a stiller mid (streakh, one
+        # connection: ETH-USD 1.61 updates/s and 9.2 % of seconds with a mid change, BTC-USD 2.15 and 6.2 %).
+        p_move = min(0.9, self.regime[2] * (1.0 + BURST_MOVE * self.h) * self._move_level() / self.spec.activity)
         self._maybe_close_spread(l2)
         price = self._jump(l2, taker_buy) if rng.random() < p_move else self._hit_top(l2, taker_buy)
         ev = MarketEvent(self.t_ns, self.spec.product_id, l2=l2, ticker=self._ticker(price))

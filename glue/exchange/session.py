@@ -40,7 +40,7 @@ _PRODUCT = re.compile(r"^[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}$")
 class ProtocolOptions:
     """Protocol choices where the sources disagree (fact sheet 1.13)."""
 
-    emit_client_id: bool = False
+    emit_client_id: bool = True  # the real feed sends client_id:"" (the official SDK requires it)
     ack_after_snapshots: bool = True
     alias_usdc: bool = True
     snapshot_epoch_time: bool = False  # l2 snapshot event_time 1970-01-01T00:00:00Z instead of now

@@ -5,7 +5,9 @@ lock). Per connection: connect (large `max_size` for multi-MB level2 snapshots),
 per channel (heartbeats included), read frames, stamp each on receipt (UTC ns, connection id,
 ingest sequence), let the tracker decide which markers precede it, and hand both to the pipeline
 (archive first, then Kafka). A watchdog closes a connection that has been silent for
-`watchdog_s`; every end of a connection (1000 included, errors, resets, handshake failures such as
+`watchdog_s`: silent meaning no *bytes* of a message arrived (counted in the connection's receive
+path, so a multi-MB level2 snapshot trickling in over a slow link keeps it alive; pongs do not),
+not merely no complete frame; every end of a connection (1000 included, errors, resets, handshake failures such as
 HTTP 429) is followed by a reconnect after a capped, jittered backoff. After a `sequence_num` gap on a
 connection carrying `level2`, the ticker unsubscribes and resubscribes `level2` there for fresh book
 snapshots (rate-limited, see `glue.ingest.resnapshot`; reconnects if they do not come). A ticker task
@@ -32,11 +34,12 @@ from glue.config import Settings
 from glue.errors import ConfigError
 from glue.ingest.backoff import Backoff
 from glue.ingest.pipeline import Pipeline
+from glue.ingest.recovery import Recovery, clear_state, recover_dead_runs, write_state
 from glue.ingest.resnapshot import Resnapshot, ResnapshotRequest
 from glue.ingest.sink import IdempotentKafkaSink
 from glue.ingest.spool import Spool
 from glue.ingest.tracker import StreamTracker
-from glue.protocol import DATA, inspect_frame
+from glue.protocol import DATA, ERROR, inspect_frame
 from glue.records import (
     CONTROL_KEY,
     KIND_FRAME,
@@ -63,6 +66,7 @@ class IngestSummary:
     url: str
     elapsed_s: float = 0.0
     frames: int = 0
+    data_frames: int = 0  # frames of a data channel (ticker, l2_data, market_trades, ...)
     markers: int = 0
     bytes_received: int = 0
     connections: int = 0  # connection attempts that opened a WebSocket
@@ -94,9 +98,32 @@ class IngestSummary:
     archive_files: list[str] = field(default_factory=list)
     archive_bytes: int = 0
     stop_reason: str = ""
+    recovered_runs: list[str] = field(default_factory=list)  # earlier runs that died (kill -9): recovered
+    recovered_resent: int = 0  # their archived records that Kafka never acknowledged, sent at start
+    last_connect_error: str = ""
+    first_error_frame: str = ""
+    kafka_auth_error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def failure(self) -> str | None:
+        """Why this run delivered nothing (one line for the user), or None when it did its job."""
+        if self.kafka_auth_error:  # first: it may stop the run before any frame
+            return (f"Kafka refused the client: {self.kafka_auth_error}; {self.kafka_acked} message(s) acknowledged, "
+                    f"the rest is in the archive and the spool. Fix kafka.security_protocol / sasl_* (or "
+                    f"GLUE_KAFKA__SASL_PASSWORD) and run again: the spool is sent first")
+        if self.frames == 0:
+            why = f" (last error: {self.last_connect_error})" if self.last_connect_error else ""
+            return (f"no frame received from {self.url} in {self.elapsed_s:.0f} s, {self.connect_failures} "
+                    f"connection attempt(s) failed{why}. Check --url (host, port, ws:// or wss://) and the network")
+        if self.data_frames == 0 and self.error_frames:
+            return (f"no data frame, {self.error_frames} error frame(s) from the exchange "
+                    f"({self.first_error_frame!r}). Check --pair (product ids such as BTC-USD) and --channels")
+        if self.kafka_enabled and self.kafka_acked == 0 and self.kafka_produced + self.kafka_spool_pending > 0:
+            return (f"Kafka acknowledged nothing ({self.kafka_spool_pending} message(s) spooled for the next run). "
+                    f"Check --bootstrap / kafka.bootstrap_servers and that the broker is up")
+        return None
 
     def lines(self) -> list[str]:
         rate = self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
@@ -121,6 +148,10 @@ class IngestSummary:
             )
         else:
             out.append("  kafka: disabled (--no-kafka)")
+        if self.recovered_runs:
+            out.append(f"  recovered {len(self.recovered_runs)} run(s) that did not stop cleanly "
+                       f"({', '.join(self.recovered_runs)}): {self.recovered_resent} message(s) re-sent to Kafka, "
+                       "the downtime marked as a data_gap (reason restart)")
         out.append(f"  archive: {len(self.archive_files)} file(s), {self.archive_bytes / 1e6:.1f} MB")
         out.extend(f"    {path}" for path in self.archive_files)
         return out
@@ -155,6 +186,36 @@ def _message(kind: str, channel: str, products: tuple[str, ...] | list[str], jwt
     return msg
 
 
+def _byte_counting_connection() -> type:
+    """websockets' ClientConnection that stamps when bytes of *messages* last arrived.
+
+    Stamped in the receive path (`data_received`), so a frame still arriving counts, however long it
+    takes; bytes of control frames (pong, ping) do not: a server that answers pings but sends nothing
+    else is a stalled feed, and the watchdog must still see it.
+    """
+    from websockets.asyncio.client import ClientConnection
+    from websockets.frames import CTRL_OPCODES
+
+    class ByteCountingConnection(ClientConnection):
+        last_bytes_mono = 0.0
+        bytes_in = 0
+        _control_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            before = self._control_bytes
+            super().data_received(data)
+            if len(data) > self._control_bytes - before:
+                self.last_bytes_mono = time.monotonic()
+            self.bytes_in += len(data)
+
+        def process_event(self, event: Any) -> None:
+            if getattr(event, "opcode", None) in CTRL_OPCODES:
+                self._control_bytes += 2 + len(event.data)  # control frames: 2-byte header, <= 125 bytes
+            super().process_event(event)
+
+    return ByteCountingConnection
+
+
 def run_ingest(
     settings: Settings,
     stop_event: threading.Event | None = None,
@@ -173,11 +234,14 @@ def run_ingest(
     for that long (a stalled feed that still beats); off by default, as quiet products are normal.
     """
     _validate(settings)
+    run_id = run_id or new_run_id()
+    recovery = recover_dead_runs(settings, run_id, kafka_enabled)
     ingestor = Ingestor(
         settings,
         stop_event=stop_event,
         kafka_enabled=kafka_enabled,
-        run_id=run_id or new_run_id(),
+        run_id=run_id,
+        recovery=recovery,
         spool_high_water=spool_high_water,
         spool_low_water=spool_low_water,
         kafka_close_timeout_s=kafka_close_timeout_s,
@@ -208,7 +272,8 @@ class Ingestor:
 
     def __init__(self, settings: Settings, *, stop_event: threading.Event | None, kafka_enabled: bool,
                  run_id: str, spool_high_water: int, spool_low_water: int,
-                 kafka_close_timeout_s: float = 30.0, data_watchdog_s: float = 0.0) -> None:
+                 kafka_close_timeout_s: float = 30.0, data_watchdog_s: float = 0.0,
+                 recovery: Recovery | None = None) -> None:
         self.kafka_close_timeout_s = kafka_close_timeout_s
         self.data_watchdog_s = data_watchdog_s
         self._last_data_mono = time.monotonic()
@@ -219,6 +284,13 @@ class Ingestor:
         self.summary = IngestSummary(run_id=run_id, url=self.cfg.url, kafka_enabled=kafka_enabled)
         self.products = tuple(dict.fromkeys(self.cfg.pairs))
         self.tracker = StreamTracker(self.products)
+        if recovery is not None and recovery.dead_runs:
+            self.summary.recovered_runs = list(recovery.dead_runs)
+            self.summary.recovered_resent = recovery.resent
+            if recovery.last_good_ts is not None:
+                self.tracker.restart_after(recovery.last_good_ts, {"previous_runs": recovery.dead_runs,
+                                                                   "last_recv_ns": recovery.last_recv_ns})
+        self._state_path = write_state(settings, run_id, kafka_enabled)
         self.resnapshot: Resnapshot | None = None
         if "level2" in self.cfg.channels:
             self.resnapshot = Resnapshot(self.products, self.cfg.l2_resnapshot_interval_s,
@@ -231,6 +303,7 @@ class Ingestor:
             spool = Spool(Path(self.cfg.spool_dir) / settings.kafka.topic_raw, run_id)
             self.sink = IdempotentKafkaSink(settings.kafka, spool, high_water=spool_high_water,
                                             low_water=spool_low_water)
+            self.sink.health.status_interval_s = self.cfg.kafka_status_interval_s
         self.pipeline = Pipeline(self.archive, self.sink)
         self.iseq = 0
         self.backoff = Backoff(self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.cfg.backoff_jitter_s)
@@ -245,6 +318,7 @@ class Ingestor:
         self._frames_on_conn = 0
         self._closing: asyncio.Future | None = None
         self._jwt_factory = _jwt_factory(self.cfg)
+        self._connection_class = _byte_counting_connection()
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -270,6 +344,9 @@ class Ingestor:
             info.cls, info.reason = "bad", "binary_frame"
         elif info.cls == DATA:
             self._last_data_mono = time.monotonic()
+            self.summary.data_frames += 1
+        elif info.cls == ERROR:
+            self._on_error_frame(conn, info.reason or "")
         for marker in self.tracker.observe(info):
             if marker["type"] == MARKER_DATA_GAP and marker["reason"] == "seq_gap" and self.resnapshot is not None:
                 self._on_seq_gap(conn, marker)
@@ -283,6 +360,15 @@ class Ingestor:
         self.summary.frames += 1
         self.summary.bytes_received += len(text)
         self.pipeline.add(record, info.keys if info.keys else [CONTROL_KEY], info.seq, t0)
+
+    def _on_error_frame(self, conn: str, message: str) -> None:
+        """An error frame is the exchange refusing something (a subscribe, usually): say so when it arrives."""
+        if not self.summary.first_error_frame:
+            self.summary.first_error_frame = message
+        if self.tracker.stats.error_frames < 10 or self.tracker.stats.error_frames % 1000 == 0:
+            log.warning("ingest: error frame from the exchange on %s: %r (subscribed products %s, channels %s); "
+                        "check --pair and --channels", conn, message, ",".join(self.products),
+                        ",".join(self.cfg.channels))
 
     # -- main loop -------------------------------------------------------------------------------
 
@@ -322,6 +408,7 @@ class Ingestor:
         from glue.kafka import ensure_topics
 
         loop = asyncio.get_running_loop()
+        failures = 0
         while not self._stopping:
             try:
                 await loop.run_in_executor(None, lambda: ensure_topics(self.settings.kafka,
@@ -330,8 +417,11 @@ class Ingestor:
                 self._topics_ready = True
                 return
             except Exception as exc:
-                log.warning("kafka: topic %s not ready yet (%s); frames are kept and sent later",
-                            self.settings.kafka.topic_raw, exc)
+                failures += 1
+                # once, then every 30 s: the broker-health lines say the rest
+                log.log(logging.WARNING if failures % 15 == 1 else logging.DEBUG,
+                        "kafka: topic %s not ready yet (%s); frames are kept and sent later",
+                        self.settings.kafka.topic_raw, exc)
                 await asyncio.sleep(2.0)
 
     async def _ticker(self, started: float) -> None:
@@ -344,18 +434,24 @@ class Ingestor:
             self.pipeline.flush()
             if self.sink is not None:
                 self.sink.flush()
+                if self.sink.auth_error and not self._stopping:
+                    self.summary.kafka_auth_error = self.sink.auth_error
+                    self.request_stop(f"Kafka authentication failed ({self.sink.auth_error})")
             now = time.monotonic()
             if now >= next_sync:
                 # fsync about once a second: bounded loss on a machine crash, cheap at any rate
                 self.archive.sync()
+                if self.sink is not None:
+                    self.sink.spool.flush()  # to the OS: a kill -9 loses nothing spooled
                 next_sync = now + 1.0
             if self.stop_event.is_set() and not self._stopping:
                 self.request_stop("stop event")
             if deadline is not None and now >= deadline and not self._stopping:
                 self.request_stop(f"--minutes {self.cfg.minutes:g} elapsed")
-            if self._ws is not None and now - self._last_frame_mono > self.cfg.watchdog_s and not self._stopping:
-                log.warning("ingest: no frame for %.1f s on %s: reconnecting (watchdog)", self.cfg.watchdog_s,
-                            self._current_conn)
+            silent_s = now - self._last_heard_mono()
+            if self._ws is not None and silent_s > self.cfg.watchdog_s and not self._stopping:
+                log.warning("ingest: nothing received (no byte) for %.1f s on %s: reconnecting (watchdog)",
+                            self.cfg.watchdog_s, self._current_conn)
                 self.summary.watchdog_fired += 1
                 self._close_cause = "watchdog"
                 ws, self._ws = self._ws, None
@@ -376,6 +472,10 @@ class Ingestor:
                 last_frames, last_t = self.summary.frames, now
                 self._log_progress(rate)
                 next_progress = now + self.cfg.progress_interval_s
+
+    def _last_heard_mono(self) -> float:
+        """When the current connection last received anything: a frame, or any bytes of one (or a pong)."""
+        return max(self._last_frame_mono, getattr(self._ws, "last_bytes_mono", 0.0))
 
     def _log_progress(self, rate: float) -> None:
         s, t = self.summary, self.tracker.stats
@@ -453,12 +553,15 @@ class Ingestor:
                     compression=None,
                     proxy=None,
                     max_queue=256,
+                    # No ping timeout: on a slow link the pong queues behind a multi-MB snapshot; the
+                    # byte watchdog is what decides that a connection is dead.
                     ping_interval=20,
-                    ping_timeout=20,
+                    ping_timeout=None,
                     # On stop, frames already in flight are read and archived until the server's close
                     # frame arrives (at speed 0 the kernel buffers hold thousands): allow time for that.
                     close_timeout=CLOSE_DRAIN_S,
                     additional_headers={"x-cb-retry-counter": str(self.backoff.attempts)},
+                    create_connection=self._connection_class,
                 ) as ws:
                     opened = True
                     self._on_open(ws, conn)
@@ -504,6 +607,7 @@ class Ingestor:
 
     def _connect_failed(self, exc: BaseException) -> None:
         self.summary.connect_failures += 1
+        self.summary.last_connect_error = f"{type(exc).__name__}: {exc}"
         log.warning("ingest: connect to %s failed (%s: %s)", self.cfg.url, type(exc).__name__, exc)
 
     async def _subscribe(self, ws: Any, conn: str) -> None:
@@ -546,7 +650,9 @@ class Ingestor:
         s, t = self.summary, self.tracker.stats
         self.pipeline.flush()
         if self.sink is not None:
-            s.kafka_unacked_at_exit = self.sink.close(timeout_s=self.kafka_close_timeout_s)
+            # refused credentials: waiting cannot get anything acknowledged; spool it at once
+            timeout = 1.0 if self.sink.auth_error else self.kafka_close_timeout_s
+            s.kafka_unacked_at_exit = self.sink.close(timeout_s=timeout)
             s.kafka_produced = self.sink.produced
             s.kafka_acked = self.sink.acked
             s.kafka_spooled_total = self.sink.spool.appended_total
@@ -563,6 +669,7 @@ class Ingestor:
         s.out_of_order, s.heartbeat_gaps, s.disconnect_gaps = t.out_of_order, t.heartbeat_gaps, t.disconnect_gaps
         s.bad_frames, s.error_frames, s.unknown_channel = t.bad_frames, t.error_frames, t.unknown_channel
         s.stop_reason = self._stop_reason or "end"
+        clear_state(self._state_path)  # a clean stop: the next run has nothing to recover
 
 
 def _abort(ws: Any) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from glue.config import KafkaSettings
+from glue.ingest.kafka_health import BrokerHealth, QuietLibrdkafkaLog
 from glue.ingest.spool import Spool, SpooledMessage
 
 log = logging.getLogger("glue.ingest.kafka")
@@ -75,14 +76,19 @@ class IdempotentKafkaSink:
         self._key_bytes: dict[str, bytes] = {}
         self._dead_path = spool.dir / f"dead-{spool.run_id}.ndjson"
         self._fatal = False
+        self.health = BrokerHealth(kafka.bootstrap_servers)  # outage and auth lines (glue.ingest.kafka_health)
         self._factory = producer_factory or _confluent_producer
         self._config = producer_config(
             kafka,
             **{
                 "message.timeout.ms": 0,  # never give up on a message ourselves: the broker comes back
+                # ingest creates ticks.raw itself (retrying while the broker is away): until it exists, queue
+                # instead of failing messages as "unknown topic" (dead-lettered at produce, or re-spooled
+                # out of order from a delivery report) when a slow broker start outlasts the 30 s default
+                "topic.metadata.propagation.max.ms": 600_000,
                 "queue.buffering.max.messages": max(high_water * 2, 100_000),
                 "error_cb": self._on_error,
-                "logger": logging.getLogger("glue.ingest.librdkafka"),
+                "logger": QuietLibrdkafkaLog(),  # per-attempt lines at DEBUG; BrokerHealth says what matters
             },
         )
         self.producer = self._factory(self._config)
@@ -135,6 +141,8 @@ class IdempotentKafkaSink:
                      attempt: int) -> None:
         if err is None:
             self.acked += 1
+            if self.health.away:
+                self.health.on_ack()
             if t0 is not None and len(self.latencies_us) < LATENCY_SAMPLES_MAX:
                 self.latencies_us.append((time.perf_counter_ns() - t0) // 1000)
             return
@@ -164,13 +172,19 @@ class IdempotentKafkaSink:
             self._fatal = True
             log.error("kafka: fatal producer error %s; the producer is recreated", err)
         else:
-            log.debug("kafka: %s", err)
+            self.health.on_error(err)
+
+    @property
+    def auth_error(self) -> str:
+        """Set when the brokers refused the client's credentials (retrying cannot help)."""
+        return self.health.auth_error
 
     # -- flushing --------------------------------------------------------------------------------
 
     def flush(self, max_drain: int = 5000) -> None:
         """Serve delivery reports, recover from fatal errors, and re-send spooled messages (never blocks)."""
         self.producer.poll(0)
+        self.health.tick(len(self.producer), self.spool.pending)
         if self._fatal:
             self._recreate_producer()
         drained = 0

@@ -80,6 +80,7 @@ class StreamTracker:
         self._conn: _Conn | None = None
         self._last_good_ts: str | None = None  # event time text of the last frame known good
         self._pending_gap_reason: str | None = None  # set when a connection ended after frames
+        self._pending_gap_detail: dict[str, Any] = {}
 
     def new_connection(self, conn_id: str) -> None:
         self._conn = _Conn(conn_id)
@@ -88,6 +89,13 @@ class StreamTracker:
         """Call when a connection ends; the next connection's first frame closes the gap window."""
         if self._last_good_ts is not None and self._pending_gap_reason is None:
             self._pending_gap_reason = reason
+
+    def restart_after(self, last_good_ts: str, detail: dict[str, Any]) -> None:
+        """An earlier run died (no clean stop): this run's first frame closes a `restart` gap from its last
+        good frame, over the whole time no process was connected."""
+        self._last_good_ts = last_good_ts
+        self._pending_gap_reason = "restart"
+        self._pending_gap_detail = dict(detail)
 
     def observe(self, info: FrameInfo) -> list[dict[str, Any]]:
         """Markers (possibly none) to write before this frame; updates the state."""
@@ -98,9 +106,11 @@ class StreamTracker:
         if not conn.first_frame_seen and info.timestamp is not None:
             conn.first_frame_seen = True
             if self._pending_gap_reason is not None:
-                markers.append(self._gap(self._pending_gap_reason, info, {"conn": conn.conn_id}))
+                markers.append(self._gap(self._pending_gap_reason, info,
+                                         {"conn": conn.conn_id, **self._pending_gap_detail}))
                 self.stats.disconnect_gaps += 1
                 self._pending_gap_reason = None
+                self._pending_gap_detail = {}
         if info.seq is None:
             return markers
         seq = info.seq

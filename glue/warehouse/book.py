@@ -1,6 +1,7 @@
 """The level2 order book fold (SQL v4): per product, the book at the end of every second being finalized.
 
-SQL fixes what the book reads and in which order (`stg_book_events_in` in sql/v4/015_book.sql: `reset`, `set`
+SQL fixes what the book reads and in which order (`stg_book_events_in` in
+sql/models/staging/stg_book_events_in.sql: `reset`, `set`
 and `break` rows with their ordering key); this module applies those rows in that order, one product at a
 time, second by second, and writes what the grid reads: the top of book at each second's end while the book
 is valid (`int_book_1s_step`), plus the book itself as state for the next step (`int_book_levels`,

@@ -60,8 +60,13 @@ def _copy(con: Any, query: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def open_snapshot(snapshot_dir: str | Path, sql_dir: str = "sql", sql_version: str = "") -> Any:
-    """An in-memory DuckDB whose views read the published Parquet parts."""
+def open_snapshot(snapshot_dir: str | Path, sql_dir: str = "sql", sql_version: str = "",
+                  database: str = ":memory:", copy: bool = False) -> Any:
+    """A DuckDB (in memory unless `database` names a file) whose views read the published Parquet parts.
+
+    `copy`: int_grid_1s and exp_features become tables holding a copy of the parts instead of views over
+    them, so the database needs no file access afterwards (how `glue sql` sandboxes a snapshot query).
+    """
     import duckdb
 
     from glue.warehouse.manifest import load_version
@@ -71,11 +76,12 @@ def open_snapshot(snapshot_dir: str | Path, sql_dir: str = "sql", sql_version: s
         raise WarehouseError(f"no published snapshot in {root}",
                              "run `glue featurize` (it publishes after each batch) or pass --warehouse")
     version = load_version(sql_dir, sql_version)
-    con = duckdb.connect()
+    con = duckdb.connect(database)
     con.execute(version.script)
     con.execute("DROP TABLE exp_features")
     con.execute("DROP TABLE int_grid_1s")
-    con.execute(f"CREATE VIEW exp_features AS SELECT * FROM read_parquet('{root / 'features'}/*.parquet')")
-    con.execute(f"CREATE VIEW int_grid_1s AS SELECT * FROM read_parquet('{root / 'grid'}/*.parquet')")
+    kind = "TABLE" if copy else "VIEW"
+    con.execute(f"CREATE {kind} exp_features AS SELECT * FROM read_parquet('{root / 'features'}/*.parquet')")
+    con.execute(f"CREATE {kind} int_grid_1s AS SELECT * FROM read_parquet('{root / 'grid'}/*.parquet')")
     con.execute("INSERT OR REPLACE INTO ctl_meta VALUES ('sql_version', ?)", [version.name])
     return con

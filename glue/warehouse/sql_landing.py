@@ -1,7 +1,7 @@
 """SQL landing (SQL v2 on): records or archive files -> `raw_landing_input` -> the version's landing macros.
 
 From v2 the landing facts (envelope event time, fan-out for archives, arrival watermark, typed ticker and
-trade fields) are computed by the SQL version itself (`sql/v2/005_landing.sql`, `sql/v3/005_landing.sql`),
+trade fields) are computed by the SQL version itself (the `raw_land_*` macros in `sql/models/landing/`),
 so `glue featurize` and `glue replay` share one implementation and each frame's JSON is parsed once, in DuckDB,
 in parallel.
 This module only points the input view at the records and runs the inserts; it owns no landing rule of its

@@ -1,11 +1,13 @@
 """YAML fixture tests for the SQL views (in-memory DuckDB, the real engine).
 
-A fixture file `sql/tests/<version>/<view>.yml` holds small cases, run against the SQL version its
-directory names (sql/tests/v1 on v1, sql/tests/v2 on v2, whatever the manifest's `current` is):
+A fixture file `sql/tests/<layer>/<object>.yml` holds the small cases of one object (the layer folder as in
+sql/models/); each case names the SQL versions it covers and runs once on each of them:
 
     view: int_grid_1s
     cases:
       - name: last mid carried forward
+        versions: ">=v1"                   # every version from v1 on (a new version inherits the case), or a
+                                           # list: [v2, v3] (exactly those); required
         lateness_s: 0                      # default 0 in fixtures
         records:                           # landed in this order through Warehouse.land
           - {ticker: BTC-USD, at: "2026-01-01T00:00:00.4Z", bid: "100", ask: "102", seq: 1}
@@ -20,9 +22,10 @@ directory names (sql/tests/v1 on v1, sql/tests/v2 on v2, whatever the manifest's
         tau: {BTC-USD: 2.0, default: 1.0}  # optional cfg_label_tau rows
         query: SELECT second_at, mid_price FROM int_grid_1s ORDER BY 1   # default: SELECT * FROM <view>
         expect:                            # rows of the query; only the listed columns are compared
-          - {second_at: "2026-01-01 00:00:01", mid_price: 101.0}
+          - {second_at: "2026-01-01 00:00:01", mid_price: 101.0, sql_version: $version}
 
-Timestamps compare as text (`YYYY-MM-DD HH:MM:SS`), decimals and doubles as numbers (relative 1e-9).
+Timestamps compare as text (`YYYY-MM-DD HH:MM:SS`), decimals and doubles as numbers (relative 1e-9); an expected
+value `$version` is the version the case runs on.
 """
 
 from __future__ import annotations
@@ -39,31 +42,58 @@ from glue.config import FeatureSettings
 from glue.records import KIND_FRAME, Record
 from glue.warehouse import fixtures as fx
 
+VERSION_PLACEHOLDER = "$version"
+
 
 @dataclass(frozen=True)
 class Case:
+    """One fixture case on one SQL version (a case covering three versions is three Cases)."""
+
     file: str
     view: str
     name: str
     spec: dict[str, Any]
-
-    @property
-    def version(self) -> str:
-        """The SQL version the case runs against: the name of its directory (sql/tests/<version>/)."""
-        return Path(self.file).parent.name
+    version: str
 
     @property
     def id(self) -> str:
         return f"{self.version}/{Path(self.file).stem}::{self.name}"
 
+    @property
+    def expect(self) -> list[dict[str, Any]]:
+        """The expected rows, `$version` filled in with the version the case runs on."""
+        return [{k: self.version if v == VERSION_PLACEHOLDER else v for k, v in row.items()}
+                for row in self.spec.get("expect") or []]
 
-def load_cases(tests_dir: str | Path) -> list[Case]:
-    """The cases of every `<view>.yml` in one version's fixture directory, in file order."""
+
+def case_versions(covers: Any, versions: list[str], where: str) -> list[str]:
+    """The versions a case's `versions:` names: a list of versions, or `">=vN"` (vN and every later version)."""
+    if isinstance(covers, str) and covers.startswith(">="):
+        first = covers[2:].strip()
+        if first not in versions:
+            raise ValueError(f"{where}: versions {covers!r}: {first} is not in the manifest ({', '.join(versions)})")
+        return versions[versions.index(first):]
+    if isinstance(covers, list) and covers:
+        unknown = [v for v in covers if v not in versions]
+        if unknown:
+            raise ValueError(f"{where}: versions {unknown} are not in the manifest ({', '.join(versions)})")
+        return [v for v in versions if v in covers]
+    raise ValueError(f"{where}: say which SQL versions the case covers: versions: \">=v1\" or versions: [v2, v3]")
+
+
+def load_cases(tests_dir: str | Path, versions: list[str] | tuple[str, ...]) -> list[Case]:
+    """The cases of every `<layer>/<object>.yml` under `tests_dir`, one Case per version each covers.
+
+    `versions` are the manifest's versions in order (what `">=vN"` counts from); file order, then case order.
+    """
+    known = list(versions)
     cases = []
-    for path in sorted(Path(tests_dir).glob("*.yml")):
+    for path in sorted(Path(tests_dir).glob("*/*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
         for spec in doc.get("cases") or []:
-            cases.append(Case(str(path), doc["view"], spec["name"], spec))
+            where = f"{path}: case {spec.get('name')!r}"
+            for version in case_versions(spec.get("versions"), known, where):
+                cases.append(Case(str(path), doc["view"], spec["name"], spec, version))
     return cases
 
 

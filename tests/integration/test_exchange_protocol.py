@@ -127,7 +127,16 @@ def test_subscribe_flow_snapshots_then_cumulative_acks() -> None:
     assert third[0]["events"][0]["subscriptions"] == {
         "heartbeats": ["heartbeats"], "level2": PRODUCTS, "market_trades": PRODUCTS,
     }
-    assert all("client_id" not in m for m in first + second + third)
+    assert all(m["client_id"] == "" for m in first + second + third)  # by default, as the real feed
+
+
+def test_client_id_can_be_left_out_for_captures_that_lack_it() -> None:
+    async def main():
+        async with ExchangeServer(settings(emit_client_id=False), options=options()) as srv, client(srv.url) as ws:
+            await subscribe(ws, ("level2", "heartbeats"))
+            return await recv_until_ack(ws)
+
+    assert all("client_id" not in m for m in run(main()))
 
 
 def test_ack_can_come_before_the_snapshots_and_client_id_can_be_on() -> None:

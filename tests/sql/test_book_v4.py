@@ -1,6 +1,6 @@
 """SQL v4's level2 book: a naive book agrees with it, any batching equals one shot, no leakage, v4 == v3 without l2.
 
-The book is a fold (glue/warehouse/book.py) over the rows SQL gives it (sql/v4/015_book.sql); these tests drive
+The book is a fold (glue/warehouse/book.py) over the rows SQL gives it (stg_book_events_in); these tests drive
 it through the real engine and DuckDB, with streams that carry snapshots, updates and deletes near the top,
 re-snapshots after gaps, late and duplicate frames, levels that cannot be applied, tickers, trades and clocks.
 """

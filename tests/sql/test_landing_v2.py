@@ -1,4 +1,4 @@
-"""SQL v2 landing (sql/v2/005_landing.sql) against the Python rules it replaces, in-memory DuckDB, the real engine.
+"""SQL v2 landing (sql/models/landing/) against the Python rules it replaces, in-memory DuckDB, the real engine.
 
 * fan-out: for records landed without a Kafka key (archives), raw_frames/raw_markers.product_key per record
   equals `glue.records.fanout_keys`, on generated frames of every shape the rule looks at and on malformed text;

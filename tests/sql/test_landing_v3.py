@@ -1,4 +1,4 @@
-"""SQL v3 landing (sql/v3/005_landing.sql): the rules of v2's landing, checked the same way, and the raw rows of v2.
+"""SQL v3 landing (the .v3 landing variants): the rules of v2's landing, checked the same way, and the raw rows of v2.
 
 * The generated fan-out and event-time tests of tests/sql/test_landing_v2.py run again here on a v3 warehouse
   (imported below: the `wh` fixture of this module gives them v3).

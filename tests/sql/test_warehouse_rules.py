@@ -1,16 +1,13 @@
-"""Layer rules of the SQL (checked with sqlglot) and the frozen-version fingerprints."""
+"""Layer rules of the SQL (checked with sqlglot) and the manifest's fingerprints."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 import sqlglot
 import yaml
 from sqlglot import expressions as exp
 
-from glue.errors import WarehouseError
 from glue.warehouse.manifest import load_version, object_name, statement_fingerprints
 
 
@@ -42,7 +39,7 @@ OBJECTS = _objects()
 
 
 def test_only_staging_reads_raw() -> None:
-    # the landing layer itself (raw_* macros of v2's 005_landing.sql) builds raw rows from the landing input
+    # the landing layer itself (the raw_* macros in sql/models/landing/) builds raw rows from the landing input
     offenders = {n: sorted(r for r in _reads(s) if r.startswith("raw_"))
                  for n, s in OBJECTS.items() if not n.startswith(("stg_", "raw_"))}
     assert {n: r for n, r in offenders.items() if r} == {}
@@ -95,52 +92,7 @@ def test_manifest_fingerprints_are_current() -> None:
             f"run: python -m glue.warehouse.manifest --update {name}")
 
 
-@pytest.fixture()
-def released_copy(tmp_path: Path) -> Path:
-    shutil.copytree("sql", tmp_path / "sql")
-    path = tmp_path / "sql" / "manifest.yml"
-    manifest = yaml.safe_load(path.read_text())
-    version = manifest["current"]
-    manifest["versions"][version]["status"] = "released"
-    manifest["versions"][version]["fingerprints"] = load_version("sql", check_frozen=False).fingerprints
-    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return tmp_path / "sql"
-
-
-def test_released_version_is_frozen(released_copy: Path) -> None:
-    load_version(released_copy, "v1")  # unchanged: loads
-    feature_file = released_copy / "v1" / "030_features.sql"
-    text = feature_file.read_text()
-    feature_file.write_text("-- a new comment changes nothing\n" + text.replace("    ", "  "))
-    load_version(released_copy, "v1")  # comments and layout do not count
-    feature_file.write_text(text.replace("* 1e-5 AS ret_10s_bps", "* 2e-5 AS ret_10s_bps"))
-    with pytest.raises(WarehouseError, match="frozen"):
-        load_version(released_copy, "v1")
-
-
-def test_released_versions_record_their_file_hashes() -> None:
-    from glue.warehouse.manifest import file_hashes
-
-    manifest = yaml.safe_load(Path("sql/manifest.yml").read_text())
-    for name, spec in manifest["versions"].items():
-        if spec["status"] == "released":
-            assert spec.get("file_sha256") == file_hashes(load_version("sql", name, check_frozen=False).files), (
-                f"run: python -m glue.warehouse.manifest --record-hashes {name}")
-
-
-def test_unchanged_released_files_skip_sqlglot_and_any_edit_is_checked(released_copy: Path, monkeypatch) -> None:
-    import glue.warehouse.manifest as manifest
-
-    def no_sqlglot(_text: str) -> dict[str, str]:
-        raise AssertionError("fingerprinted an unchanged released file")
-
-    monkeypatch.setattr(manifest, "statement_fingerprints", no_sqlglot)
-    assert load_version(released_copy, "v2").fingerprints  # the recorded ones, from the file hashes
-    monkeypatch.undo()
-    staging = released_copy / "v2" / "010_staging.sql"
-    staging.write_text(staging.read_text().replace("<= hi_ns", "< hi_ns", 1))
-    with pytest.raises(WarehouseError, match="frozen"):
-        load_version(released_copy, "v2")
+# the frozen-version, variant and cache tests: tests/sql/test_sql_layout.py
 
 
 def test_fingerprint_ignores_comments_and_case() -> None:

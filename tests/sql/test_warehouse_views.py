@@ -1,4 +1,4 @@
-"""YAML fixture tests of every SQL view (sql/tests/<version>/*.yml), each version's cases on that version."""
+"""YAML fixture tests of every SQL view (sql/tests/<layer>/<object>.yml), each case on every version it covers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pytest
 from glue.warehouse.manifest import read_manifest
 from glue.warehouse.sqltest import compare, load_cases, run_case
 
-VERSIONS = tuple(read_manifest("sql")["versions"])  # every version keeps its own cases, run on itself
-CASES = [case for version in VERSIONS for case in load_cases(f"sql/tests/{version}")]
+VERSIONS = tuple(read_manifest("sql")["versions"])
+CASES = load_cases("sql/tests", VERSIONS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_view_fixture(case) -> None:
     actual = run_case(case)
-    problems = compare(case.spec["expect"], actual)
+    problems = compare(case.expect, actual)
     assert not problems, "\n".join(problems)
 
 
@@ -34,3 +34,12 @@ def test_every_view_has_fixtures(version: str) -> None:
     covered = {c.view for c in CASES if c.version == version}
     assert views, f"no views found in SQL {version}"
     assert views - covered == set()
+
+
+def test_fixture_files_sit_beside_their_objects() -> None:
+    # sql/tests/<layer>/<object>.yml mirrors sql/models/<layer>/<object>.sql
+    from pathlib import Path
+
+    models = {p.relative_to("sql/models").with_suffix("").as_posix() for p in Path("sql/models").glob("*/*.sql")}
+    fixtures = {p.relative_to("sql/tests").with_suffix("").as_posix() for p in Path("sql/tests").glob("*/*.yml")}
+    assert fixtures - models == set()
