@@ -234,7 +234,7 @@ def main(argv: list[str]) -> None:
         if args.profile:
             import pstats
 
-            pstats.Stats(str(work / "ingest.prof")).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(str(work / "ingest.prof")).sort_stats("tottime").print_stats(30)
     finally:
         for proc in procs:
             if proc.poll() is None:

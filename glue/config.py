@@ -149,6 +149,29 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class ViewSettings:
+    """The live view (`glue view`): a read-only page over the three topics."""
+
+    host: str = "127.0.0.1"
+    port: int = 8050
+    history_s: float = 600.0  # a fresh page starts this far in the past; charts show this much
+    push_interval_s: float = 0.25  # the page gets new rows this often (half of it is the mean added latency)
+    stale_s: float = 5.0  # a topic whose newest row is older than this is shown stale (red)
+    max_alerts: int = 50  # recent alerts kept for the list
+    model: str = ""  # artifacts dir whose model.json gives the label threshold (tau); "" = model.artifacts_dir
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus /metrics of the services; a port of 0 turns a service's endpoint off."""
+
+    host: str = "127.0.0.1"
+    ingest_port: int = 0  # documented choice when on: 9101
+    featurize_port: int = 0  # 9102
+    score_port: int = 0  # 9103
+
+
+@dataclass(frozen=True)
 class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
@@ -156,6 +179,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
+    view: ViewSettings = field(default_factory=ViewSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log_level: str = "INFO"
 
     def replace(self, overrides: Mapping[str, Any]) -> Settings:

@@ -56,6 +56,9 @@ class DemoOptions:
     speed: float = 0.0  # exchange speed: 0 = as fast as ingest reads
     seed: int = 7
     python: str = sys.executable
+    view: bool = False  # after the run: a live market at view_speed, the pipeline and glue view, until Ctrl-C
+    view_speed: float = 1.0  # the live market's speed (1 = real time)
+    view_spike_at_s: float = 120.0  # the live market spikes this long after it starts (0 = no spike)
 
 
 @dataclass
@@ -156,7 +159,8 @@ class Demo:
         self.started = time.monotonic()
         self.result = DemoResult(out_dir=self.out, mode="")
         self.stage_no = 0
-        self.stage_total = 6  # both paths: (broker|-), market, ingest(+featurize), (replay), train, monitor, score
+        # both paths: (broker|-), market, ingest(+featurize), (replay), train, monitor, score; (+ live with --view)
+        self.stage_total = 7 if opts.view else 6
 
     # -- helpers -----------------------------------------------------------------------------
     def glue(self, *args: str) -> list[str]:
@@ -208,6 +212,11 @@ class Demo:
                 self.score_kafka(procs)
             else:
                 self.infer_file(procs)
+            if opts.view and use_kafka:
+                self.collect()
+                self.live_view(procs)
+            elif opts.view:
+                self.echo("note: --view needs the Kafka path (Java for the local broker, or --bootstrap); skipped")
         self.result.timings_s["total"] = round(time.monotonic() - self.started, 1)
         self.collect()
         return self.result
@@ -309,6 +318,73 @@ class Demo:
         procs.run("infer", self.glue("infer", "--model", model, "--features", str(self.features_dir),
                                      "--out", str(self.predictions_path)), 600)
         self.done("score", t0, f"predictions in {self.predictions_path}")
+
+    def live_view(self, procs: Processes) -> None:
+        """A live market at real speed (or --speed) through ingest, featurize and score, with glue view on
+        it, until Ctrl-C. Own topics and warehouse (`<out>/live/`), so the page shows this market only."""
+        opts = self.opts
+        for child in procs.children:  # the first market has ended; its exchange is of no more use
+            if child.name == "exchange":
+                procs.stop(child)
+        t0 = self.stage(f"Live: a market at speed {opts.view_speed:g} -> ingest -> featurize -> score -> glue view")
+        live = self.out / "live"
+        live.mkdir(parents=True, exist_ok=True)
+        topics = self.settings.kafka
+        settings = self.settings.replace({
+            "kafka.topic_raw": f"{topics.topic_raw}.live",
+            "kafka.topic_features": f"{topics.topic_features}.live",
+            "kafka.topic_predictions": f"{topics.topic_predictions}.live",
+            "kafka.topic_dlq": f"{topics.topic_dlq}.live",
+            "ingest.archive_dir": str(live / "raw"), "ingest.spool_dir": str(live / "spool"),
+            "features.warehouse": str(live / "warehouse.duckdb"), "features.group_id": f"{FEATURIZE_GROUP}-live",
+            "model.score_group_id": f"{SCORE_GROUP}-live",
+        })
+        config = self.out / "glue-live.yaml"
+        config.write_text(settings_yaml(settings))
+
+        def glue(*args: str) -> list[str]:
+            return [opts.python, "-m", "glue", "--config", str(config), *args]
+
+        argv = glue("exchange", "--host", "127.0.0.1", "--port", "0", "--source", "sim", "--speed",
+                    str(opts.view_speed), "--products", ",".join(opts.products), "--seed", str(opts.seed + 1),
+                    "--status-interval", "60")
+        if opts.view_spike_at_s > 0:
+            argv += ["--spike", f"{opts.view_spike_at_s:g}:60:12"]
+        if opts.live:
+            url = COINBASE_WS_URL
+        else:
+            exchange = procs.start("live-exchange", argv, echo=False)
+            if not wait_for(lambda: _listening_url(exchange) is not None, 60, 0.2,
+                            alive=lambda: procs.check_alive(exchange)):
+                raise StageFailed("the live exchange did not start listening within 60 s", f"see {exchange.log_path}")
+            url = _listening_url(exchange) or ""
+        model = f"models:/{settings.model.registered_model}@{settings.model.alias}"
+        procs.start("live-featurize", glue("featurize", "--parquet", str(live / "features")), echo=False)
+        procs.start("live-score", glue("score", "--model", model), echo=False,
+                    echo_filter=lambda line: line if " ALERT " in line else None)
+        procs.start("live-ingest", glue("ingest", "--url", url,
+                                        *[a for p in opts.products for a in ("--pair", p)]), echo=False)
+        view = procs.start("view", glue("view", "--model", settings.model.artifacts_dir), echo=False)
+        if not wait_for(lambda: _view_url(view) is not None, 60, 0.2, alive=lambda: procs.check_alive(view)):
+            raise StageFailed("glue view did not start within 60 s", f"see {view.log_path}")
+        url = _view_url(view)
+        self.result.paths["view"] = Path(str(url))
+        self.done("live", t0, "running")
+        self.result.timings_s["total"] = round(time.monotonic() - self.started, 1)
+        self.echo(format_summary(self.result))
+        spike = (f"; the market spikes {opts.view_spike_at_s:g} s in, so an alert shows"
+                 if opts.view_spike_at_s > 0 and not opts.live else "")
+        self.echo(f"\n  live view              {url}   (open it in a browser{spike})\n"
+                  f"  live settings          {config}   (glue --config {config} view)\n"
+                  "  Ctrl-C stops the live market, the pipeline and the view.")
+        try:
+            while True:
+                for child in procs.children:
+                    if child.name.startswith(("live-", "view")):
+                        procs.check_alive(child)
+                time.sleep(1)
+        except Interrupted:
+            self.echo("\nstopping the live market, the pipeline and the view ...")
 
     # -- waiting -----------------------------------------------------------------------------
     def _ingest_args(self) -> list[str]:
@@ -432,6 +508,13 @@ class ArchiveCounter:
                 self.ended = True
             self.offsets[path] = start + end
         return self.ended
+
+
+def _view_url(child: Child) -> str | None:
+    for line in list(child.tail):
+        if line.startswith("view: open "):
+            return line.split()[2]
+    return None
 
 
 def _listening_url(child: Child) -> str | None:

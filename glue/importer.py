@@ -22,11 +22,16 @@ Rules: every input file becomes its own `conn` (so sequence numbers restart); `s
 where present, else synthesized (previous + 1 in the file, from 0). Naive timestamps are UTC unless
 `assume_tz` is given. Duplicates are removed and counted: an identical raw frame seen before, or a
 converted message whose content equals one from an *earlier* file within `dedup_window_s` of
-receipt time (overlapping captures of the same stream). `data_gap` markers are written at every
-file boundary (reason `import_boundary`, when the next file starts after the previous one ended)
-and wherever a file has no message for more than `gap_threshold_s` seconds of event time (reason
-`import_boundary` too, detail `{"hole_s": ...}`): ticker-only captures have quiet seconds normally,
-so only longer holes count. What cannot be converted is counted per reason with first examples,
+receipt time (overlapping captures of the same stream). A `data_gap` marker (reason
+`import_boundary`, detail `{"boundary": "file", ...}`) is written at a file boundary only when the
+boundary proves a gap: the time from one file's last message to the next file's first exceeds
+`boundary_gap_s` (callers pass the ingest watchdog, `ingest.watchdog_s`: the silence after which a
+live connection is declared dead), or both files carry real sequence numbers, the previous file's
+ran without a jump, and the next file's first is more than one past the previous file's last (so a
+recorder that saves its stream in many small files loses nothing at the cuts). Inside a file,
+wherever there is no message for more than `gap_threshold_s` seconds of event time, a marker with
+detail `{"hole_s": ...}` is written: ticker-only captures have quiet seconds normally, so only longer
+holes count. What cannot be converted is counted per reason with first examples,
 never guessed. The output is deterministic: run id and connection ids derive from the input bytes.
 """
 
@@ -216,6 +221,7 @@ def import_captures(
     assume_tz: str | None = None,
     mapping: dict[str, str] | None = None,
     gap_threshold_s: float = 10.0,
+    boundary_gap_s: float = 10.0,
     dedup_window_s: float = 2.0,
     rotate_mb: int = 256,
     overwrite: bool = False,
@@ -230,19 +236,22 @@ def import_captures(
         with open(path, "rb") as fh:
             for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
                 digest.update(chunk)
-    options = json.dumps([assume_tz, sorted((mapping or {}).items()), gap_threshold_s, dedup_window_s])
+    options = json.dumps([assume_tz, sorted((mapping or {}).items()), gap_threshold_s, dedup_window_s]
+                         + ([boundary_gap_s] if boundary_gap_s != 10.0 else []))
     digest.update(options.encode())
     run_id = f"import-{digest.hexdigest()[:12]}"
     out = Path(out_dir)
     _prepare_out(out, run_id, overwrite)
     summary = ImportSummary(run_id=run_id, out_dir=os.fspath(out))
     gap_ns = int(gap_threshold_s * 1e9)
+    boundary_ns = int(boundary_gap_s * 1e9)
     window_ns = int(dedup_window_s * 1e9)
     seen_exact: set[str] = set()
     seen_window: dict[str, list[tuple[int, int]]] = {}  # content key -> [(recv_ns, file index)]
     iseq = 0
     prev_last_ns: int | None = None
     prev_products: set[str] = set()
+    prev_seq: int | None = None  # the previous file's last real sequence number, when its run had no jump
     with ArchiveWriter(out, run_id, rotate_mb * 1024 * 1024) as archive:
         for index, path in enumerate(paths, 1):
             conn = f"{run_id}-{index:04d}"
@@ -250,6 +259,9 @@ def import_captures(
             summary.files.append(fs)
             next_seq = 0
             last_event_ns: int | None = None
+            first_seq_checked = False
+            last_real_seq: int | None = None
+            seq_contiguous = True
             with open(path, encoding="utf-8", errors="surrogateescape") as fh:
                 for lineno, raw_line in enumerate(fh, 1):
                     line = raw_line.rstrip("\r\n")
@@ -268,9 +280,14 @@ def import_captures(
                         fs.duplicates += 1
                         continue
                     markers = []
+                    seq = None if conv.synthesized_seq else converter.last_seq
                     if last_event_ns is None and prev_last_ns is not None and conv.event_ns > prev_last_ns:
-                        markers.append(_gap(prev_products | set(conv.products), prev_last_ns, conv.event_ns,
-                                            {"boundary": "file", "file": path.name}))
+                        silent = conv.event_ns - prev_last_ns > boundary_ns
+                        jumped = seq is not None and prev_seq is not None and seq > prev_seq + 1
+                        if silent or jumped:
+                            markers.append(_gap(prev_products | set(conv.products), prev_last_ns, conv.event_ns,
+                                                {"boundary": "file", "file": path.name,
+                                                 "why": "silence" if silent else "sequence"}))
                     elif last_event_ns is not None and conv.event_ns - last_event_ns > gap_ns:
                         fs.holes += 1
                         markers.append(_gap(fs.products | set(conv.products), last_event_ns, conv.event_ns,
@@ -285,12 +302,18 @@ def import_captures(
                     fs.formats[conv.fmt] += 1
                     fs.products.update(conv.products)
                     next_seq = converter.last_seq + 1
+                    if seq is not None:
+                        if last_real_seq is not None and seq != last_real_seq + 1:
+                            seq_contiguous = False
+                        last_real_seq = seq
+                    first_seq_checked = True
                     last_event_ns = conv.event_ns if last_event_ns is None else max(last_event_ns, conv.event_ns)
                     fs.first_ns = conv.event_ns if fs.first_ns is None else min(fs.first_ns, conv.event_ns)
                     fs.last_ns = conv.event_ns if fs.last_ns is None else max(fs.last_ns, conv.event_ns)
             if last_event_ns is not None:
                 prev_last_ns = last_event_ns if prev_last_ns is None else max(prev_last_ns, last_event_ns)
                 prev_products = set(fs.products)
+                prev_seq = last_real_seq if seq_contiguous and first_seq_checked else None
             log.info("import: %s", fs.line())
         archive.flush()
     summary.archive_files = [os.fspath(p) for p in archive.files]
@@ -397,7 +420,8 @@ class _Converter:
         except ValueError:
             raise _Skip("raw_envelope_bad_timestamp") from None
         seq = env.get("sequence_num")
-        if isinstance(seq, int) and not isinstance(seq, bool):
+        has_seq = isinstance(seq, int) and not isinstance(seq, bool)
+        if has_seq:
             self.last_seq = seq
         # Bare lines are kept byte for byte; a wrapped payload is re-serialised in its key order,
         # with the default separators most Python captures used.
@@ -405,7 +429,7 @@ class _Converter:
         fmt = "raw" if line is not None else "wrapped"
         return _Converted(frame=frame, fmt=fmt, recv_ns=recv_ns if recv_ns is not None else event_ns,
                           event_ns=event_ns, products=frame_products(env), dedup_key=frame, exact=True,
-                          extra={"src": f"import:{fmt}"})
+                          extra={"src": f"import:{fmt}"}, synthesized_seq=not has_seq)
 
     # -- flattened ticker rows -------------------------------------------------------------------
 

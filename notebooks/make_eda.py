@@ -77,6 +77,28 @@ CELLS = [
              "    columns={'size': 'rows', 'mean': 'positive_rate'})\n"
              "display(rates)\n"
              "print('Positive rates per split: tau is fitted on train; a regime change moves the rate.')"),
+    ("md", "## The regime-relative label: percentiles of sigma_future / trailing reference (train only)\n"
+           "`ratio = sigma_future_bps / ref_vol_bps`, ref_vol the RMS 1-s return over the trailing 600 s "
+           "(data at or before t; no label where fewer than 90 % of its returns are valid); spike when "
+           "`ratio >= k`, k the same quantile of the ratio in the training window (`glue/modeling/labels.py`)."),
+    ("code", "from glue.errors import DataError\n"
+             "from glue.modeling import labels as lab\n"
+             "try:\n"
+             "    ratio = lab.relative_ratio(labelled, 600)\n"
+             "except DataError as exc:\n"
+             "    ratio = None\n"
+             "    print('no relative label on these features:', exc)\n"
+             "if ratio is not None and np.isfinite(ratio[part == 'train']).any():\n"
+             "    k = lab.fit_k(ratio[part == 'train'], TAU_QUANTILE)\n"
+             "    fig = plots.sigma_percentiles(ratio[(part == 'train') & np.isfinite(ratio)], k, TAU_QUANTILE,\n"
+             "                                  'sigma_future / trailing 600 s reference: percentiles (train)')\n"
+             "    display(fig)\n"
+             "    ok = np.isfinite(ratio)\n"
+             "    rel = pd.DataFrame({'split': part[ok], 'product_id': labelled.product_id[ok],\n"
+             "                        'label': lab.apply_k(ratio[ok], k)})\n"
+             "    display(rel.groupby(['split', 'product_id'])['label'].agg(['size', 'mean']).rename(\n"
+             "        columns={'size': 'rows', 'mean': 'positive_rate'}))\n"
+             "    print(f'k = {k:.3f}; rows without a complete reference: {int((~ok).sum()):,}')"),
     ("md", "## Feature-label relationships\nPositive rate per decile of each feature (train window), and the "
            "Spearman correlation of each feature with `sigma_future_bps`."),
     ("code", "tr = labelled[labelled.split == 'train']\n"

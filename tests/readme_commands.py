@@ -46,5 +46,10 @@ COVERED: dict[str, list[str]] = {
     "glue exchange": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue train": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
     "glue monitor": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
+    "glue evaluate": ["tests/integration/test_evaluate_cli.py::test_glue_evaluate_over_two_captures"],
+    "glue view": [
+        "tests/integration/test_view_browser.py::test_page_loads_without_console_errors_and_shows_every_product",
+        "tests/integration/test_view_browser.py::test_stopping_ingest_turns_its_health_stale",
+    ],
     "glue infer": ["tests/integration/test_demo_e2e.py::test_demo_end_to_end_on_the_real_broker"],
 }

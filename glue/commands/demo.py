@@ -19,8 +19,13 @@ import click
 @click.option("--kafka/--no-kafka", "use_kafka", default=None,
               help="Force the Kafka path or the archive-only path (default: Kafka when Java is available).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
+@click.option("--view", is_flag=True,
+              help="Afterwards, run a live market through the pipeline with glue view on it (prints the URL) "
+                   "until Ctrl-C.")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="With --view: the live market's speed (1 = real time, 5 = five times faster).")
 @click.pass_obj
-def command(obj, minutes, live, products, out_dir, bootstrap, use_kafka, seed) -> None:
+def command(obj, minutes, live, products, out_dir, bootstrap, use_kafka, seed, view, speed) -> None:
     """Run the whole product end to end, then print where everything is.
 
     Starts the fake exchange (a seeded simulated market, read faster than real time), the local
@@ -34,6 +39,7 @@ def command(obj, minutes, live, products, out_dir, bootstrap, use_kafka, seed) -
       glue demo                          # about 5 minutes: 3 simulated hours of BTC-USD and ETH-USD
       glue demo --minutes 60 --out /tmp/demo
       glue demo --live --minutes 15      # the real Coinbase feed (needs internet)
+      glue demo --minutes 60 --view      # then a live market with the page at http://127.0.0.1:8050/
     """
     from glue.demo import DemoOptions, format_summary, run_demo
 
@@ -46,6 +52,8 @@ def command(obj, minutes, live, products, out_dir, bootstrap, use_kafka, seed) -
         bootstrap=bootstrap,
         use_kafka=use_kafka,
         seed=seed,
+        view=view,
+        view_speed=speed,
     )
     result = run_demo(settings, opts)
     click.echo(format_summary(result))

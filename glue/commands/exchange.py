@@ -37,12 +37,17 @@ import click
               help="Seconds a client has to subscribe before it is closed (default 5).")
 @click.option("--deadline-close-code", type=int, default=1008, show_default=True,
               help="Close code for a missed subscribe deadline.")
+@click.option("--spike", "spikes", multiple=True, metavar="AT:SECONDS:FACTOR",
+              help="Simulator: a volatility spike AT seconds after the start, lasting SECONDS, with moves FACTOR "
+                   "times likelier and larger (repeatable), e.g. 60:30:20.")
+@click.option("--rename-product", "renames", multiple=True, metavar="REAL=WIRE",
+              help="A hostile feed: frames about REAL name WIRE instead (any text, JSON-escaped; repeatable).")
 @click.option("--status-interval", type=float, default=10.0, show_default=True, help="Seconds between status lines.")
 @click.pass_obj
 def command(ctx, host, port, source, recording, speed, products, seed, faults, sent_log, minutes, client_id,
             start_at, sim_minutes, book_levels, alias_usdc, ack_first, snapshot_epoch_time, ticker_batch_bbo,
             resubscribe_snapshot, on_end, deadline_s,
-            deadline_close_code, status_interval) -> None:
+            deadline_close_code, spikes, renames, status_interval) -> None:
     """Run the fake Coinbase Advanced Trade market-data exchange.
 
     Speaks the market-data protocol (one channel per subscribe, 5 s subscribe deadline, cumulative
@@ -61,9 +66,13 @@ def command(ctx, host, port, source, recording, speed, products, seed, faults, s
       glue exchange --speed 0 --start-at 2026-01-01T00:00:00Z --sim-minutes 10 --sent-log sent.ndjson
       glue exchange --source recording --recording data/raw/2026-04-04/run-0001.ndjson --speed 0
       glue exchange --fault drop:500:reset --fault skip_seq:200:3@2 --fault reject_rate:8
+      glue exchange --speed 1 --spike 120:60:20      # two quiet minutes, then a one-minute volatility spike
+
+    --rename-product SOL-USD='<img src=x onerror=alert(1)>-USD' makes a hostile feed (subscribe to SOL-USD,
+    receive frames naming the markup): that is how the live view's escaping is tested.
     """
     from glue.exchange.faults import parse_faults
-    from glue.exchange.server import ExchangeOptions, parse_start_at, run_exchange
+    from glue.exchange.server import ExchangeOptions, parse_rename, parse_spike, parse_start_at, run_exchange
 
     settings = ctx.settings(
         exchange__host=host,
@@ -79,6 +88,8 @@ def command(ctx, host, port, source, recording, speed, products, seed, faults, s
     )
     parse_faults(list(faults))  # bad specs fail here, before the socket opens
     options = ExchangeOptions(
+        spikes=tuple(parse_spike(spec) for spec in spikes),
+        rename_products=tuple(parse_rename(spec) for spec in renames),
         start_at_ns=parse_start_at(start_at),
         sim_minutes=sim_minutes,
         book_levels=book_levels,

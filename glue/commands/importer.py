@@ -22,8 +22,9 @@ def command(obj, sources, out_dir, assume_tz, mappings, gap_threshold_s, dedup_w
     """Convert captures (raw, wrapped, flattened ticker, legacy Exchange) into replayable archive files.
 
     Each input file becomes its own connection; sequence numbers are kept or synthesized;
-    duplicates across overlapping files are removed; data_gap markers are written at file
-    boundaries and holes. Lines that cannot be converted are counted per reason, with examples.
+    duplicates across overlapping files are removed; data_gap markers are written at holes, and at
+    a file boundary only when the silence across it exceeds ingest.watchdog_s or sequence numbers
+    jump there. Lines that cannot be converted are counted per reason, with examples.
     Directories are searched for *.ndjson / *.jsonl files.
 
     \b
@@ -41,6 +42,7 @@ def command(obj, sources, out_dir, assume_tz, mappings, gap_threshold_s, dedup_w
         assume_tz=assume_tz,
         mapping=parse_mapping(mappings),
         gap_threshold_s=gap_threshold_s,
+        boundary_gap_s=settings.ingest.watchdog_s,
         dedup_window_s=dedup_window_s,
         rotate_mb=settings.ingest.archive_rotate_mb,
         overwrite=overwrite,

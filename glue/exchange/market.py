@@ -220,6 +220,9 @@ class ProductModel:
         self.bids: list[int] = []  # sorted ascending; best bid is last
         self.asks: list[int] = []  # sorted ascending; best ask is first
         self._overlay: dict[tuple[int, int], int] = {}
+        # Volatility spikes on demand (`glue exchange --spike`): (from_ns, to_ns, factor) windows in which
+        # P(move) and the jump size are multiplied by factor. Set after the warm-up; none = the usual market.
+        self.spikes: tuple[tuple[int, int, float], ...] = ()
         self._build_book(start_ns)
         self._init_ticker()
         # Warm up silently so the book, the trade history and the 24 h figures look lived-in;
@@ -380,11 +383,18 @@ class ProductModel:
         taker_buy = rng.random() < 0.5
         # P(move) / activity: a less traded product has fewer trades, not a stiller mid (streakh, one
         # connection: ETH-USD 1.61 updates/s and 9.2 % of seconds with a mid change, BTC-USD 2.15 and 6.2 %).
-        p_move = min(0.9, self.regime[2] * (1.0 + BURST_MOVE * self.h) * self._move_level() / self.spec.activity)
+        p_move = min(0.9, self.regime[2] * (1.0 + BURST_MOVE * self.h) * self._move_level() / self.spec.activity
+                     * self._spike())
         self._maybe_close_spread(l2)
         price = self._jump(l2, taker_buy) if rng.random() < p_move else self._hit_top(l2, taker_buy)
         ev = MarketEvent(self.t_ns, self.spec.product_id, l2=l2, ticker=self._ticker(price))
         return ev
+
+    def _spike(self) -> float:
+        for start, end, factor in self.spikes:
+            if start <= self.t_ns < end:
+                return factor
+        return 1.0
 
     def _hit_top(self, l2: list, taker_buy: bool) -> int:
         if taker_buy:
@@ -403,7 +413,7 @@ class ProductModel:
 
     def _jump(self, l2: list, up: bool) -> int:
         spec, rng = self.spec, self.rng
-        scale_bps = self.regime[3] * (1.0 + 0.1 * self.h)
+        scale_bps = self.regime[3] * (1.0 + 0.1 * self.h) * self._spike()
         ticks = max(1, round(abs(_t3(rng)) * scale_bps / spec.tick_bps))
         ticks = min(ticks, int(200 / spec.tick_bps))  # cap a single sweep at 200 bps
         self.h = min(BURST_MAX, self.h + BURST_KICK)

@@ -56,6 +56,10 @@ class ExchangeOptions:
     on_end: str = "close"  # when the source is exhausted: "close" (1000 "replay finished") or "keep_open"
     deadline_close_code: int = 1008  # close code when no subscribe arrives in time
     status_interval_s: float = 10.0
+    spikes: tuple[tuple[float, float, float], ...] = ()  # sim: (at s, for s, factor) volatility spikes
+    # A hostile feed: every frame naming product REAL goes out naming WIRE instead, (REAL, WIRE) pairs; WIRE may
+    # be anything (markup, quotes), JSON-escaped. Lets tests show that consumers treat feed text as text.
+    rename_products: tuple[tuple[str, str], ...] = ()
     record_sent: bool = True  # keep `.sent` (per-connection frame lists) and `.received` in memory
 
 
@@ -125,13 +129,14 @@ class ExchangeServer:
         self._accepts: deque[float] = deque()
         self._reject_rate = max((float(f.args[0]) for f in self.faults if f.name == "reject_rate"), default=0.0)
         self._status_task: asyncio.Task | None = None
+        self._renames = [(dumps(real), dumps(wire)) for real, wire in self.options.rename_products]
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def _make_source(self) -> EventLog:
         s, o = self.settings, self.options
         if s.source == "sim":
             start = o.start_at_ns if o.start_at_ns is not None else time.time_ns()
-            return SimSource(s.products, s.seed, start, o.book_levels, o.sim_minutes * 60)
+            return SimSource(s.products, s.seed, start, o.book_levels, o.sim_minutes * 60, o.spikes)
         if s.source == "recording":
             return RecordingSource(s.recording)
         raise ConfigError(f"unknown exchange source '{s.source}'", "use --source sim or --source recording")
@@ -413,6 +418,8 @@ class ExchangeServer:
 
     async def _write(self, c: _Conn, text: str) -> None:
         """Queue a frame; frames go to the socket in batches (one system call for many frames)."""
+        for real, wire in self._renames:
+            text = text.replace(real, wire)
         c.pending.append(text)
         c.pending_bytes += len(text)
         if c.faults.slow_send_s:
@@ -509,6 +516,25 @@ def _reset(ws: Any) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def parse_spike(spec: str) -> tuple[float, float, float]:
+    """`AT:SECONDS:FACTOR` (simulator volatility spike) as numbers, or a `ConfigError` saying the form."""
+    try:
+        at, seconds, factor = (float(x) for x in spec.split(":"))
+    except ValueError:
+        raise ConfigError(f"bad --spike {spec!r}", "use AT:SECONDS:FACTOR, for example 60:30:20") from None
+    if at < 0 or seconds <= 0 or factor <= 0:
+        raise ConfigError(f"bad --spike {spec!r}", "AT >= 0, SECONDS > 0 and FACTOR > 0") from None
+    return at, seconds, factor
+
+
+def parse_rename(spec: str) -> tuple[str, str]:
+    """`REAL=WIRE` (a product renamed on the wire) as a pair, or a `ConfigError` saying the form."""
+    real, sep, wire = spec.partition("=")
+    if not sep or not real or not wire:
+        raise ConfigError(f"bad --rename-product {spec!r}", "use REAL=WIRE, for example SOL-USD='<b>x</b>-USD'")
+    return real, wire
 
 
 def parse_start_at(text: str | None) -> int | None:

@@ -102,9 +102,12 @@ class SimSource(EventLog):
     kind = "sim"
 
     def __init__(
-        self, products: Iterable[str], seed: int, start_ns: int, book_levels: int = 500, duration_s: float = 0
+        self, products: Iterable[str], seed: int, start_ns: int, book_levels: int = 500, duration_s: float = 0,
+        spikes: Iterable[tuple[float, float, float]] = (),
     ) -> None:
         super().__init__()
+        # (seconds after start, duration s, factor) -> market-time windows every product's model spikes in
+        self.spikes = tuple((start_ns + int(a * NS), start_ns + int((a + d) * NS), float(f)) for a, d, f in spikes)
         self.seed = seed
         self.start_ns = start_ns
         self.book_levels = book_levels
@@ -123,6 +126,7 @@ class SimSource(EventLog):
         if product_id in self.models:
             return False
         model = ProductModel(product_spec(product_id, self.book_levels), self.seed, self.last_ns)
+        model.spikes = self.spikes
         self.models[product_id] = model
         self.truth[product_id] = model.state.copy()
         self._order[product_id] = len(self._order)

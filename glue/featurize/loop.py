@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from glue import metrics
 from glue.config import Settings
 from glue.errors import GlueError, KafkaUnavailable, WarehouseError
 from glue.featurize.crash import CrashHook
@@ -150,6 +151,7 @@ class FeaturizeLoop:
                         cost = time.perf_counter() - t0
                         self.stats.batch_s.append(cost)
                         window.batch_s.append(cost)
+                        metrics.featurize_batch(cost, self.stats)
                 if now - last_progress >= job.progress_interval_s:
                     window.watermark_ns = self.stats.watermark_ns
                     log.info("%s", window.line(now - last_progress, "featurize: last interval"))
@@ -250,6 +252,7 @@ def run_featurize(settings: Settings, job: FeaturizeJob, stop: threading.Event |
     ks = settings.kafka
     kafka.connect(ks, {job.topic_in: ks.partitions_raw, job.topic_out: ks.partitions_features, ks.topic_dlq: 1})
     stop = stop or threading.Event()
+    metrics.serve(settings.metrics.featurize_port, settings.metrics.host, "featurize")
     log.info("featurize: %s -> %s, warehouse %s, parquet %s/, group %s", job.topic_in, job.topic_out,
              job.warehouse, job.parquet_dir, job.group_id)
     import duckdb

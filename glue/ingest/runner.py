@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from glue import metrics
 from glue.archive import ArchiveWriter
 from glue.config import Settings
 from glue.errors import ConfigError
@@ -236,6 +237,7 @@ def run_ingest(
     _validate(settings)
     run_id = run_id or new_run_id()
     recovery = recover_dead_runs(settings, run_id, kafka_enabled)
+    metrics.serve(settings.metrics.ingest_port, settings.metrics.host, "ingest")
     ingestor = Ingestor(
         settings,
         stop_event=stop_event,
@@ -329,6 +331,7 @@ class Ingestor:
     def emit_marker(self, conn: str, marker: dict[str, Any], recv_ns: int | None = None) -> None:
         record = Record(KIND_MARKER, recv_ns or time.time_ns(), conn, self._next_iseq(), marker=marker)
         self.summary.markers += 1
+        metrics.ingest_marker(marker)
         self.pipeline.add(record, fanout_keys(record), None, time.perf_counter_ns())
 
     def on_frame(self, conn: str, text: str | bytes) -> None:
@@ -358,6 +361,7 @@ class Ingestor:
                              "not needed any more", conn)
         record = Record(KIND_FRAME, recv_ns, conn, self._next_iseq(), frame=text)
         self.summary.frames += 1
+        metrics.INGEST_FRAMES.inc()
         self.summary.bytes_received += len(text)
         self.pipeline.add(record, info.keys if info.keys else [CONTROL_KEY], info.seq, t0)
 
@@ -596,6 +600,7 @@ class Ingestor:
         self.summary.connections += 1
         if self.summary.connections > 1:
             self.summary.reconnects += 1
+            metrics.INGEST_RECONNECTS.inc()
         self.tracker.new_connection(conn)
         if self.resnapshot is not None:
             self.resnapshot.new_connection()

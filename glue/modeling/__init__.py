@@ -4,7 +4,8 @@ Public API (imported lazily so `import glue.modeling` stays cheap):
 `load_scorer(source, tracking_uri=None) -> Scorer` (artifacts dir or `models:/<name>@<alias>`),
 `train(settings, features=...) -> TrainResult`, `infer(settings, features, source) -> InferResult`.
 Modules: data (columns, reading), splits, tau, estimators (baselines + models), evaluation (metrics,
-threshold, bootstrap), training (the job), tracking (MLflow), artifacts, scorer, infer, plots, report,
+threshold, bootstrap), results (constants and result types), fitting (the computation), training (the
+job: files, MLflow, reports), tracking (MLflow), artifacts, scorer, infer, plots, report,
 model_card, synthetic (test data).
 """
 

@@ -61,12 +61,14 @@ def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.ndarray, block_s: int,
-                    n_boot: int, seed: int, pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+                    n_boot: int, seed: int, pairs: list[tuple[str, str]],
+                    level: float = 0.95) -> dict[str, dict[str, float]]:
     """Moving-block bootstrap of PR-AUC per model and of PR-AUC differences (a - b) for `pairs`.
 
     Rows are grouped by their second; a resample concatenates ceil(T / block_s) runs of `block_s`
     consecutive distinct seconds with uniformly drawn starts. Returns, per model name and per "a-b",
-    the point estimate, the 2.5/97.5 % percentiles, and the share of resamples with a difference <= 0.
+    the point estimate, the (1 - level)/2 and (1 + level)/2 percentiles (2.5/97.5 % by default), and the
+    share of resamples with a difference <= 0.
     """
     rng = np.random.default_rng(seed)
     t = second_at.astype("datetime64[s]").astype(np.int64)
@@ -95,21 +97,22 @@ def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.
             diffs[f"{a}-{b}"].append(ap[a] - ap[b])
     out: dict[str, dict[str, float]] = {}
     for name, values in draws.items():
-        out[name] = _summary(average_precision(y, scores[name]), values)
+        out[name] = _summary(average_precision(y, scores[name]), values, level)
     for a, b in pairs:
         key = f"{a}-{b}"
         point = average_precision(y, scores[a]) - average_precision(y, scores[b])
-        out[key] = _summary(point, diffs[key])
+        out[key] = _summary(point, diffs[key], level)
         out[key]["p_le_0"] = float(np.mean(np.asarray(diffs[key]) <= 0)) if diffs[key] else float("nan")
     return out
 
 
-def _summary(point: float, values: list[float]) -> dict[str, float]:
+def _summary(point: float, values: list[float], level: float = 0.95) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
     if len(arr) == 0:
         return {"estimate": point, "ci_low": float("nan"), "ci_high": float("nan"), "n_boot": 0}
-    return {"estimate": point, "ci_low": float(np.percentile(arr, 2.5)),
-            "ci_high": float(np.percentile(arr, 97.5)), "n_boot": len(arr)}
+    tail = 50.0 * (1.0 - level)
+    return {"estimate": point, "ci_low": float(np.percentile(arr, tail)),
+            "ci_high": float(np.percentile(arr, 100.0 - tail)), "n_boot": len(arr)}
 
 
 def skill_p_value(y: np.ndarray, p: np.ndarray, n_perm: int, seed: int, min_shift: int = 300) -> float:

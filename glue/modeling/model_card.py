@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from glue.modeling.report import METRIC_HEADER, diff_rows, metric_rows
+from glue.modeling.results import CARD_BEGIN, CARD_END
 
 TEMPLATE = """# Model card: volatility-spike detector {sql_version}
 
@@ -52,11 +53,17 @@ PR-AUC differences, model − baseline, with 95 % moving-block bootstrap interva
 {verdict}
 
 ## How it was built (and what keeps it honest)
-- Baselines: persistence (`{persistence_col}`, no fitting) and a per-product z-score rule (`{zscore_col}`,
-  mean and std from the training window).
+- Model inputs: one transform (`glue/modeling/inputs.py`, docs/models.md) from the feature rows to
+  stationary, scale-free inputs (log realised volatility per window, ratios between windows, log
+  intensities, spreads in bps, imbalance, seconds since the last gap); no price levels, no duplicates.
+- Baselines: persistence (`{persistence_col}`, no fitting), HAR (a logistic regression on log realised
+  volatility at every window) and a per-product z-score rule (`{zscore_col}`, reported only).
 - Logistic regression (median imputation, standardisation, L2; C chosen by walk-forward folds inside the
-  training window) and histogram gradient boosting, which is used only if it beats the logistic
-  regression on validation PR-AUC by {margin}.
+  training window) and histogram gradient boosting on the inputs; boosting is preferred only if it beats
+  the logistic regression on validation PR-AUC by {margin}.
+- Champion: the ML pick only if it shows skill on validation (time-shift permutation test) and beats the
+  best baseline (persistence or HAR) on validation PR-AUC; otherwise the best baseline with its
+  calibrated probability. The champion is never a constant.
 - Every model is calibrated (sigmoid) on validation with the fitted model frozen; thresholds are chosen on
   validation; test is scored once.
 - Tests guard the leakage rules: embargo >= horizon, tau unchanged by test data, and a label-shuffle run
@@ -85,7 +92,7 @@ def write_model_card(result: Any, path: str | Path, command: str = "",
     """Fill the template from `result` into `path`; `command` (default `glue train --model-card PATH`) is
     quoted as the way to regenerate it."""
     from glue.modeling import plots
-    from glue.modeling.training import HGB_MARGIN, PERSISTENCE, ZSCORE
+    from glue.modeling.results import HGB_MARGIN, PERSISTENCE, ZSCORE
 
     chosen = result.models[result.chosen]
     split_rows = "\n".join(f"| {r.split} | {r.product_id} | {r.rows:,} | {r.positives:,} | {r.positive_rate:.4f} |"
@@ -109,6 +116,9 @@ def write_model_card(result: Any, path: str | Path, command: str = "",
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    old = out.read_text() if out.is_file() else ""
+    if CARD_BEGIN in old and CARD_END in old:  # keep the cross-capture table `glue evaluate` wrote
+        text = text.rstrip() + "\n\n" + CARD_BEGIN + old.split(CARD_BEGIN, 1)[1].split(CARD_END, 1)[0] + CARD_END + "\n"
     out.write_text(text)
     figs = Path(figures_dir)
     figs.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ def log_result(result: Any, settings: Settings) -> str:
 
     from glue.modeling import plots
     from glue.modeling.artifacts import to_jsonable, trusted_types
-    from glue.modeling.training import model_meta
+    from glue.modeling.results import model_meta
 
     exp_id = setup(settings)
     tags = {"sql_version": result.sql_version or "unknown", "sql_fingerprint": result.sql_fingerprint or "unknown",

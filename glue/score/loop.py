@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from glue import metrics
 from glue.config import Settings
 from glue.errors import KafkaUnavailable
 from glue.score.job import ScoreJob, ScoreSummary
@@ -147,6 +148,7 @@ class ScoreLoop:
             s.latencies_ms.extend(latencies)
             if len(s.latencies_ms) > MAX_LATENCY_SAMPLES:  # bounded memory on long runs: keep the recent half
                 del s.latencies_ms[: MAX_LATENCY_SAMPLES // 2]
+        metrics.score_batch(self.summary, latencies)
 
     def _predict(self, rows: list[dict[str, Any]], arrived_ns: int, stats: tuple[ScoreSummary, ...]) -> None:
         info = self.info
@@ -221,6 +223,7 @@ def run_score(settings: Settings, job: ScoreJob | None = None, *, stop: threadin
         source, info.model_version, info.sql_version, info.threshold, len(info.feature_columns),
         ks.topic_features, ks.topic_predictions, job.group_id or settings.model.score_group_id,
     )
+    metrics.serve(settings.metrics.score_port, settings.metrics.host, "score")
     kafka.connect(ks, [ks.topic_features, ks.topic_predictions, ks.topic_dlq])
     stop = stop or threading.Event()
     loop = ScoreLoop(settings, job, scorer, info, stop, on_prediction)

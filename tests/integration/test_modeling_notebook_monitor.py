@@ -44,17 +44,21 @@ def test_monitor_writes_drift_and_quality_reports_and_logs_to_mlflow(tmp_path, m
     settings = fast_settings(tmp_path)
     monkeypatch.chdir(tmp_path)
     summaries = run_monitor(settings, str(features), max_rows=3000)
-    assert [s.name for s in summaries] == ["early_vs_late", "test_vs_train"]
+    # each comparison on the raw columns, then on what the model sees (model inputs, PSI on thinned rows)
+    assert [s.name for s in summaries] == ["early_vs_late", "inputs_early_vs_late", "test_vs_train",
+                                           "inputs_test_vs_train"]
     for s in summaries:
+        column = "log_rv_60s" if s.name.startswith("inputs_") else "rv_60s_bps"
         html, js = Path(s.html_path), Path(s.json_path)
         assert html.is_file() and js.is_file() and html.parent == tmp_path / "reports" / "evidently"
         doc = json.loads(js.read_text())
         names = [m["metric_name"] for m in doc["metrics"]]
         assert any(n.startswith("DriftedColumnsCount") for n in names)  # drift section
-        assert any(n.startswith("ValueDrift(column=rv_60s_bps") for n in names)
+        assert any(n.startswith(f"ValueDrift(column={column}") for n in names)
         assert any(n.startswith(("RowCount", "MissingValueCount", "ColumnCount")) for n in names)  # quality
         assert not any("sigma_future_bps" in n for n in names)  # the label is not a monitored column
         assert 0 <= s.share <= 1 and s.n_columns > 5
+        assert not s.name.startswith("inputs_") or "PSI" in js.read_text() or "psi" in js.read_text()
         assert "columns drifted" in s.line()
     mlflow.set_tracking_uri(settings.model.tracking_uri)
     exp = mlflow.get_experiment_by_name(settings.model.experiment)

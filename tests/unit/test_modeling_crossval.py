@@ -1,0 +1,57 @@
+"""The cross-capture protocol of `glue evaluate`: folds, sessions, budget precision, the card section."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from glue.modeling import crossval as cv
+
+
+def _capture(start: str, seconds: int, holes: tuple[int, ...] = ()) -> pd.DataFrame:
+    t = pd.Timestamp(start) + pd.to_timedelta(np.arange(seconds), unit="s")
+    df = pd.DataFrame({"product_id": "BTC-USD", "second_at": t.astype("datetime64[us]"),
+                       "sigma_future_bps": 0.1})
+    for h in holes:  # a gap: rows stay (the grid keeps them), labels go
+        df.loc[h : h + 300, "sigma_future_bps"] = np.nan
+    return df
+
+
+def test_long_capture_becomes_session_blocks_and_walks_forward():
+    frames = {"short": _capture("2026-01-01", 900),
+              "long": _capture("2026-01-02", 9000, holes=(2000, 5000, 7000))}
+    groups = cv.groups(frames)
+    assert list(groups) == ["short", "long[1/3]", "long[2/3]", "long[3/3]"]
+    assert sum(len(g) for g in groups.values()) == 900 + 9000
+    # blocks are whole sessions in time order
+    ends = [groups[f"long[{b}/3]"]["second_at"].max() for b in (1, 2, 3)]
+    assert ends == sorted(ends)
+    assert cv.fold_training("short", groups) == ["long[1/3]", "long[2/3]", "long[3/3]"]
+    assert cv.fold_training("long[1/3]", groups) == ["short"]
+    assert cv.fold_training("long[3/3]", groups) == ["short", "long[1/3]", "long[2/3]"]
+
+
+def test_validation_is_the_tail_of_each_group_after_an_embargo():
+    a, b = _capture("2026-01-01", 1000), _capture("2026-01-03", 400)
+    fit, val = cv.split_train_val([a, b], embargo_s=60)
+    assert len(val) == 250 + 100
+    for src in (a, b):
+        f = fit[fit["second_at"].isin(src["second_at"])]
+        v = val[val["second_at"].isin(src["second_at"])]
+        assert (v["second_at"].min() - f["second_at"].max()) > pd.Timedelta(seconds=60)
+
+
+def test_precision_at_budget():
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0] * 10)
+    p = np.linspace(1, 0, 100)
+    assert cv.precision_at_budget(y, p, 0.05) == 0.4  # top 5 of 100: rows 0..4 -> 1,0,1,0,0
+    assert cv.precision_at_budget(y[:3], p[:3], 0.05) == 1.0  # at least one alert
+
+
+def test_card_section_is_replaced_not_duplicated(tmp_path):
+    card = tmp_path / "card.md"
+    card.write_text("# Model card\n\ntext\n")
+    cv.write_card_section(card, "# Model evaluation across real captures\n\n## Assignment label\n\nv1\n")
+    cv.write_card_section(card, "# Model evaluation across real captures\n\n## Assignment label\n\nv2\n")
+    text = card.read_text()
+    assert text.count(cv.CARD_BEGIN) == 1 and "v2" in text and "v1" not in text and text.startswith("# Model card")
