@@ -64,5 +64,6 @@ def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_versi
                           memory_limit=memory_limit,
                           keep_import=keep_import,
                           import_options={"assume_tz": assume_tz, "mapping": parse_mapping(mappings),
+                                          "boundary_gap_s": settings.ingest.watchdog_s,  # as glue import
                                           "rotate_mb": settings.ingest.archive_rotate_mb})
     click.echo(stats.line())
