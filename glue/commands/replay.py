@@ -7,7 +7,8 @@ import click
 
 @click.command("replay")
 @click.option("--raw", "raw", multiple=True, required=True,
-              help="Archive NDJSON files, directories or globs (repeatable; shell globs work too).")
+              help="Archive NDJSON files, or captures in any format glue import reads (converted on the fly); "
+                   "files, directories or globs (repeatable; shell globs work too).")
 @click.argument("more_raw", nargs=-1)
 @click.option("--out", default=None, help="Features Parquet (default: features.parquet setting).")
 @click.option("--warehouse", default=None,
@@ -22,10 +23,22 @@ import click
 @click.option("--chunk", "chunk_records", type=int, default=100_000, show_default=True,
               help="Records per land/finalize step when lines are read in Python (SQL v1, or a file DuckDB "
                    "refuses); SQL v2 lands files in ~256 MB steps. Any value gives the same rows.")
+@click.option("--keep-import", default=None, metavar="DIR",
+              help="Keep the archive files converted from other capture formats in DIR "
+                   "(default: a temporary directory, removed at the end).")
+@click.option("--assume-tz", default=None, help="Time zone of naive timestamps in converted captures (as glue import).")
+@click.option("--map", "mappings", multiple=True, metavar="FIELD=SOURCE",
+              help="Field mapping for converted captures (as glue import --map); repeatable.")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="DuckDB memory limit, e.g. 2GB (default 1GB for the in-memory warehouse, which spills to a "
+                   "temporary directory past it; DuckDB's default for --warehouse).")
 @click.pass_obj
 def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_version, lateness_s,
-            chunk_records) -> None:
-    """Replay archived or imported NDJSON through the same engine as `glue featurize`.
+            chunk_records, keep_import, assume_tz, mappings, memory_limit) -> None:
+    """Replay archived NDJSON, or captures as people have them, through the same engine as `glue featurize`.
+
+    Files not in the archive format are converted with glue import's rules on the fly (nothing is written
+    beside them; --keep-import DIR keeps the converted archive), so the rows equal `glue import` then replay.
 
     The output equals, row for row and bit for bit, what live featurize emitted for the same frames
     (sorted by product_id, second_at). Also what the course calls `scripts/replay.py`.
@@ -34,9 +47,11 @@ def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_versi
     Example:
       glue replay --raw 'data/raw/*/*.ndjson' --out data/processed/features.parquet
       glue replay --raw data/raw/2026-04-04 --out /tmp/f.parquet --labels-out /tmp/labels.parquet
+      glue replay --raw '../peer/data/raw/*.ndjson' --out data/processed/features.parquet
     """
     from pathlib import Path
 
+    from glue.importer import parse_mapping
     from glue.replay import run_replay
 
     settings = obj.settings(features__sql_version=sql_version, features__lateness_s=lateness_s)
@@ -45,5 +60,10 @@ def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_versi
         # Beside the features, where `glue train --features <out>` finds them without being told.
         labels_out = str(Path(out).parent / "labels.parquet")
     _, stats = run_replay(list(raw) + list(more_raw), out, settings.features,
-                          warehouse=warehouse, labels_out=labels_out, chunk_records=chunk_records)
+                          warehouse=warehouse, labels_out=labels_out, chunk_records=chunk_records, keep_table=False,
+                          memory_limit=memory_limit,
+                          keep_import=keep_import,
+                          import_options={"assume_tz": assume_tz, "mapping": parse_mapping(mappings),
+                                          "boundary_gap_s": settings.ingest.watchdog_s,  # as glue import
+                                          "rotate_mb": settings.ingest.archive_rotate_mb})
     click.echo(stats.line())

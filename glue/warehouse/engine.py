@@ -115,10 +115,12 @@ class Warehouse:
     # ------------------------------------------------------------------ open / close
     @classmethod
     def open(cls, path: str, features: FeatureSettings, *, sql_dir: str | None = None,
-             temp_directory: str | None = None) -> Warehouse:
+             temp_directory: str | None = None, memory_limit: str | None = None) -> Warehouse:
         """Open (or create) the warehouse file (":memory:" for a throw-away one) and apply the SQL version.
 
         `temp_directory`: where DuckDB spills when memory runs short (an in-memory warehouse spills there too).
+        `memory_limit` (e.g. "400MB"): DuckDB's buffer limit; past it, tables and operators spill to
+        `temp_directory` (DuckDB's default is 80 % of RAM: an in-memory warehouse then never spills).
         """
         version = load_version(sql_dir or features.sql_dir, features.sql_version)
         if version.windows_s and tuple(features.windows_s) != version.windows_s:
@@ -135,6 +137,12 @@ class Warehouse:
         try:
             if temp_directory:
                 con.execute("SET temp_directory = ?", [str(temp_directory)])
+            if memory_limit:
+                try:
+                    con.execute("SET memory_limit = ?", [str(memory_limit)])
+                except Exception as exc:
+                    raise WarehouseError(f"memory limit {memory_limit!r} not accepted ({str(exc).splitlines()[0]})",
+                                         "give a size such as 500MB or 2GB") from exc
             _apply(con, version, int(features.lateness_s))
         except BaseException:
             con.close()
@@ -236,6 +244,10 @@ class Warehouse:
 
         try:
             return self._count(self._land_sql_input(fill))
+        except duckdb.OutOfMemoryException as exc:  # not a file problem: reading it line by line would not help
+            raise WarehouseError(f"DuckDB ran out of memory landing {len(paths)} file(s) "
+                                 f"({str(exc).splitlines()[0]})", "raise the memory limit (glue replay "
+                                 "--memory-limit) or split the archive into smaller files") from exc
         except duckdb.Error as exc:
             raise ValueError(f"DuckDB cannot land {', '.join(paths)}: {str(exc).splitlines()[0]}") from exc
 
@@ -309,13 +321,25 @@ class Warehouse:
                 ranges[pid] = (from_s, to_s)
         return ranges
 
-    def finalize(self) -> pa.Table:
-        """Materialise every second that became final; record the rows as one export batch; return them."""
+    def finalize(self, max_rows: int | None = None, return_rows: bool = True) -> pa.Table | None:
+        """Materialise every second that became final; record the rows as one export batch; return them.
+
+        `max_rows` (replay): finalize only a prefix of the final seconds, about `max_rows` product-seconds
+        from the lowest one, so one step's working memory is bounded by that, not by the span that became
+        final (an archive's first landing can make days final at once); call again while `final_ranges()` is
+        not empty. Any prefix gives the same rows: a second depends only on data at or before it, and what
+        landed is fixed (the same property that makes any micro-batch cut equal). `return_rows=False` skips
+        reading the batch back (replay does not need it).
+        """
         import pyarrow as pa
 
         ranges = self.final_ranges()
+        if ranges and max_rows is not None:
+            lo = min(a for a, _ in ranges.values())
+            cap = lo + max(1, max_rows // len(ranges)) - 1
+            ranges = {p: (a, min(b, cap)) for p, (a, b) in ranges.items() if a <= cap}
         if not ranges:
-            return self.empty_rows()
+            return self.empty_rows() if return_rows else None
         lo = min(a for a, _ in ranges.values())
         hi = max(b for _, b in ranges.values())
         con = self.con
@@ -358,7 +382,7 @@ class Warehouse:
             self.states[pid].last_final_s = to_s
         if self._book is not None:
             self._note_book_breaks(folded.breaks)
-        return self.batch_rows(batch_id)
+        return self.batch_rows(batch_id) if return_rows else None
 
     def _note_book_breaks(self, breaks: dict[str, int]) -> None:
         """Count and log the level2 books that became invalid (the grid falls back to the ticker's quote)."""

@@ -35,3 +35,19 @@ def test_captures_are_present() -> None:
     if os.environ.get("CI", "").lower() != "true" and not CAPTURES.is_dir():
         pytest.skip(f"real captures not present at {CAPTURES}: their tests are skipped (CI=true requires them)")
     assert len(SETS) >= 6, f"expected the shared captures in {CAPTURES}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("mel-hsw__cryptoproject-final" not in SETS, reason="the mel-hsw capture is not present")
+def test_mel_hsw_late_frames_are_the_overlapping_second_capture(tmp_path: Path) -> None:
+    """The 96 late frames of mel-hsw: its second file is a second ingest process recording the same 31 s as the
+    first (23:56:46-23:57:17); import removes its 55 copies, the rest differ in volume_24_h (each connection
+    has its own 24-h figures). Those behind the first file's watermark are late: all in order within their
+    own connection, i.e. overlap, not a clock step."""
+    from glue.importer import import_captures
+
+    summary = import_captures([str(CAPTURES / "mel-hsw__cryptoproject-final")], str(tmp_path / "imported"))
+    assert summary.duplicates == 55
+    _, stats = replay(expand_paths([str(tmp_path / "imported")]), None, FeatureSettings())
+    assert (stats.late, stats.late_overlap) == (96, 96), stats.line()
+    assert "96 late dropped (96 behind another connection's data" in stats.line()
