@@ -236,13 +236,14 @@ def write_sorted(con: Any, query: str, path: str, params_list: list[list[Any]] |
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer = None
+    writer: pq.ParquetWriter | None = None
     schema = None
     pending: list[pa.RecordBatch] = []
     size = n = 0
 
     def flush(rows: int) -> None:
         nonlocal pending, size
+        assert writer is not None  # opened with the first reader, before anything is pending
         group = pa.Table.from_batches(pending, schema).combine_chunks()
         writer.write_table(group.slice(0, rows), row_group_size=OUT_ROWS)
         rest = group.slice(rows)

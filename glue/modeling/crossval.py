@@ -95,7 +95,7 @@ def load_capture(path: Path, settings: Settings, tmp: Path) -> pd.DataFrame:
     summary = import_captures([str(path)], str(out / "archive"), boundary_gap_s=settings.ingest.watchdog_s)
     labels = out / "labels.parquet"
     table, _ = replay(summary.archive_files, None, settings.features, labels_out=str(labels))
-    if table.num_rows == 0:
+    if table is None or table.num_rows == 0:  # None only with keep_table=False
         raise DataError(f"{path.name}: replay gave no feature rows", "check the capture with `glue import`")
     df = mdata.join_labels(mdata.normalise(table.to_pandas(), str(path)), str(labels))
     df["capture"] = path.name

@@ -67,7 +67,7 @@ def test_cli_replays_a_peer_capture_in_one_command_and_writes_nothing_beside_it(
 
 
 def test_archive_files_are_replayed_as_they_are(tmp_path: Path) -> None:
-    from glue.warehouse import fixtures as fx
+    from glue.testing import fixtures as fx
 
     path = tmp_path / "a.ndjson"
     path.write_text("".join(fx.ticker("BTC-USD", (1_767_225_600 + s) * 10**9, "1", "2", seq=s).to_archive_line()

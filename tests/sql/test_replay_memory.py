@@ -10,9 +10,9 @@ import pytest
 
 from glue.config import FeatureSettings
 from glue.replay import FEATURES_QUERY, LABELS_QUERY, replay, write_features, write_sorted
+from glue.testing import fixtures as fx
+from glue.testing.books import book_stream
 from glue.warehouse import Warehouse
-from glue.warehouse import fixtures as fx
-from tests.sql.test_book_v4 import book_stream
 
 V4 = FeatureSettings(sql_version="v4")
 

@@ -8,7 +8,7 @@ import pytest
 
 from glue.config import FeatureSettings
 from glue.replay import ReplayStats, replay
-from glue.warehouse import fixtures as fx
+from glue.testing import fixtures as fx
 
 T0 = 1_767_225_600
 
