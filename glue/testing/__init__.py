@@ -2,7 +2,7 @@
 
 One place for what tests/ and bench/ share: fresh names (names), the fake exchange in a thread, ingest runs and
 the real captures (ingest, captures), Coinbase envelope builders (fixtures), the YAML fixture runner of the SQL
-objects (sqltest), record streams and featurize runs (featurize, streams), seeded SQL-landing inputs (landing),
+objects (sqltest), record streams and featurize runs (featurize, streams, books), seeded SQL-landing inputs (landing),
 the synthetic training-view frame and a quickly trained model (synthetic, models), project commands as child
 processes (processes) and a bandwidth-capping TCP proxy (throttle).
 Free loopback ports are `glue.net.free_port` (product code uses them too).
