@@ -54,10 +54,12 @@ def decode_row(value: bytes | None, info: ModelInfo) -> dict[str, Any]:
 def prediction_message(row: dict[str, Any], probability: float, info: ModelInfo, scored_at_ns: int) -> dict:
     """The `ticks.predictions` value of contracts section 6 for one feature row."""
     p = float(probability)
+    # Published unrounded: a consumer re-checking `probability >= threshold` must reach the same decision as
+    # `is_spike` (rounded to 6 places, 0.0741962 became 0.074196, below a threshold of 0.0741961628).
     return {
         "product_id": row["product_id"],
         "second_at": row["second_at"],
-        "probability": round(p, 6),
+        "probability": p,
         "is_spike": bool(p >= info.threshold),
         "threshold": info.threshold,
         "model_version": info.model_version,

@@ -56,3 +56,13 @@ def test_percentile_nearest_rank():
     assert percentile([], 99) == 0.0
     assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
     assert percentile([5.0], 50) == 5.0
+
+
+def test_published_probability_reaches_the_same_decision_as_is_spike():
+    """A consumer comparing the message's probability with its threshold agrees with `is_spike`, also for a
+    probability a hair above the threshold (the demo found 0.0741962 published as 0.074196)."""
+    info = ModelInfo(feature_columns=("rv_60s_bps",), threshold=0.07419616282565329, model_version="m/1",
+                     sql_version="v1")
+    for p in (0.0741962, 0.07419616282565329, 0.0741961, 0.5, 0.0):
+        msg = json.loads(json.dumps(prediction_message(json.loads(row()), p, info, 1)))
+        assert msg["is_spike"] == (msg["probability"] >= msg["threshold"]), p
