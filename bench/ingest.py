@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,25 +36,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from glue.net import free_port  # noqa: E402
-
-
-def _wait_port(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
-
-
-def _cpu_s(pid: int) -> float:
-    """User+system CPU seconds of a running process (from /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+from glue.testing.processes import cpu_seconds, wait_port  # noqa: E402
 
 
 def _env() -> dict[str, str]:
@@ -160,7 +141,7 @@ def main(argv: list[str]) -> None:
             ex_cmd += ["--recording", rec]
         exchange = subprocess.Popen(ex_cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL)
         procs.append(exchange)
-        _wait_port(ex_port)
+        wait_port(ex_port)
         ingest_cmd = [*GLUE, "ingest", "--url", f"ws://127.0.0.1:{ex_port}", "--bootstrap", bootstrap,
                       "--topic", topic, "--channels", args.channels, "--archive-dir", str(work / "raw"),
                       "--spool-dir", str(work / "spool"), "--minutes", str(args.seconds / 60), "--json-summary"]
@@ -176,7 +157,7 @@ def main(argv: list[str]) -> None:
         ex_cpu = ingest_cpu = 0.0
         start_cpu = None  # ingest CPU when the first frame was sent: start-up (imports, connect) excluded
         while ingest.poll() is None:
-            ex_cpu, ingest_cpu = _cpu_s(exchange.pid), _cpu_s(ingest.pid)
+            ex_cpu, ingest_cpu = cpu_seconds(exchange.pid), cpu_seconds(ingest.pid)
             if start_cpu is None and sent_log.exists() and sent_log.stat().st_size > 0:
                 start_cpu = ingest_cpu
             time.sleep(0.2)

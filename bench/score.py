@@ -32,19 +32,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _start_broker(home: Path) -> str:
-    sys.path.insert(0, str(REPO))
-    from glue.net import free_port
-
-    port, controller = free_port(), free_port()
-    subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--port", str(port), "--controller-port",
-                    str(controller), "--home", str(home), "--heap", "512m", "--timeout", "120"],
-                   check=True, capture_output=True, text=True)
-    return f"127.0.0.1:{port}"
-
-
-def _stop_broker(home: Path) -> None:
-    subprocess.run([str(REPO / "docker" / "local-kafka"), "down", "--home", str(home)], capture_output=True)
 
 
 def _rows(products: int, second: int, emitted_ns: int, template: dict) -> list[tuple[bytes, bytes]]:
@@ -177,16 +164,18 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, str(REPO))
     import logging
 
+    from glue.testing.processes import start_broker, stop_broker
+
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="bench-score-"))
     home = work / "kafka"
     try:
-        bootstrap = args.bootstrap or _start_broker(home)
+        bootstrap = args.bootstrap or start_broker(home)
         print(f"broker {bootstrap}")
         run(bootstrap, args.seconds, args.products, work)
     finally:
         if not args.bootstrap:
-            _stop_broker(home)
+            stop_broker(home)
         shutil.rmtree(work, ignore_errors=True)
 
 

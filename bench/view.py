@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -35,20 +34,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def _broker(home: Path) -> str:
-    sys.path.insert(0, str(REPO))
-    from glue.net import free_port
-
-    port, controller = free_port(), free_port()
-    subprocess.run([str(REPO / "docker" / "local-kafka"), "up", "--port", str(port), "--controller-port",
-                    str(controller), "--home", str(home), "--heap", "512m", "--timeout", "120"],
-                   check=True, capture_output=True, text=True)
-    return f"127.0.0.1:{port}"
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -136,12 +121,13 @@ def main(argv: list[str]) -> int:
     from glue.net import free_port
     from glue.score import percentile
     from glue.testing.names import unique_name
+    from glue.testing.processes import cpu_seconds, start_broker
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-view-"))
     home = tmp / "kafka"
     view = None
     try:
-        bootstrap = args.bootstrap or _broker(home)
+        bootstrap = args.bootstrap or start_broker(home)
         topics = {"topic_raw": unique_name("raw"), "topic_features": unique_name("features"),
                   "topic_predictions": unique_name("predictions")}
         port = free_port()
@@ -169,10 +155,10 @@ def main(argv: list[str]) -> int:
             page.goto(url)
             feed.thread.start()
             page.wait_for_timeout(10_000)  # warm-up: reader assigned, page drawing
-            cpu0, wall0, sent0 = _cpu_s(view.pid), time.monotonic(), feed.sent
+            cpu0, wall0, sent0 = cpu_seconds(view.pid), time.monotonic(), feed.sent
             acked_before = set(feed.acked)
             page.wait_for_timeout(args.seconds * 1000)
-            cpu1, wall1 = _cpu_s(view.pid), time.monotonic()
+            cpu1, wall1 = cpu_seconds(view.pid), time.monotonic()
             feed.stop.set()
             feed.thread.join(15)
             page.wait_for_timeout(3000)  # the last updates reach the page

@@ -39,6 +39,28 @@ def wait_port(port: int, timeout_s: float = 30.0) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (from /proc); NaN once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def start_broker(home: Path, heap: str = "512m", timeout_s: int = 120) -> str:
+    """A broker of its own (docker/local-kafka) on free loopback ports, home `home`; returns its bootstrap."""
+    port, controller = free_port(), free_port()
+    subprocess.run([str(LOCAL_KAFKA), "up", "--port", str(port), "--controller-port", str(controller),
+                    "--home", str(home), "--heap", heap, "--timeout", str(timeout_s)],
+                   check=True, capture_output=True, text=True)
+    return f"127.0.0.1:{port}"
+
+
+def stop_broker(home: Path) -> None:
+    subprocess.run([str(LOCAL_KAFKA), "down", "--home", str(home)], capture_output=True, check=False)
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
