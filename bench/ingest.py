@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from glue.net import free_port  # noqa: E402
-from glue.testing.processes import cpu_seconds, wait_port  # noqa: E402
+from glue.testing.processes import cpu_seconds, stop, wait_port  # noqa: E402
 
 
 def _env() -> dict[str, str]:
@@ -218,12 +218,7 @@ def main(argv: list[str]) -> None:
             pstats.Stats(str(work / "ingest.prof")).sort_stats("tottime").print_stats(30)
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(proc)
         if broker_home is not None:
             subprocess.run([str(REPO / "docker" / "local-kafka"), "down", "--home", str(broker_home)],
                            capture_output=True, env=_env(), check=False)
