@@ -9,7 +9,8 @@ Owns the bundle layout (under `handoff/bundle/` by default, git-ignored):
     model/               the model artifacts directory (model.skops, model.json, ...)
     data/raw_10min.ndjson        the first 10 minutes (event time) of the run's raw archive
     data/features_10min.parquet  those 10 minutes replayed through the same SQL views (glue replay)
-    reports/             model_eval.pdf, the Evidently report(s)
+    reports/             train_eval.pdf (the run's `glue train` report), the Evidently report(s), and the
+                         committed cross-capture report model_eval.pdf (`glue evaluate`) when the repo has it
     predictions/         the run's predictions file (from glue score or glue infer)
 
 Where things come from: the settings (use the demo's `glue --config data/demo/glue.yaml handoff`),
@@ -80,7 +81,7 @@ def find_sources(settings: Settings, repo: Path = REPO, predictions: str | None 
             artifacts if (artifacts / "model.json").is_file() and (artifacts / "model.skops").is_file() else None
         ),
         f"raw archive ({archive}/**/*.ndjson)": raw_files[0] if raw_files else None,
-        f"evaluation PDF ({reports}/model_eval.pdf)": _first(reports / "model_eval.pdf"),
+        f"training report PDF ({reports}/train_eval.pdf)": _first(reports / "train_eval.pdf"),
         f"Evidently report ({reports}/evidently/*.html)": evidently[0] if evidently else None,
         f"predictions file ({run_dir}/predictions.ndjson|.parquet)": _first(
             *(Path(p) for p in [predictions] if p), run_dir / "predictions.ndjson", run_dir / "predictions.parquet"
@@ -154,7 +155,10 @@ def build_handoff(settings: Settings, out: str | Path = "handoff/bundle", *, pre
     shutil.copy2(by_prefix["feature spec"], out / "docs" / "feature_spec.md")
     shutil.copy2(by_prefix["model card"], out / "docs" / "model_card.md")
     shutil.copytree(by_prefix["model artifacts"], out / "model", dirs_exist_ok=True)
-    shutil.copy2(by_prefix["evaluation PDF"], out / "reports" / "model_eval.pdf")
+    shutil.copy2(by_prefix["training report PDF"], out / "reports" / "train_eval.pdf")
+    cross_capture = repo / "reports" / "model_eval.pdf"  # committed by `glue evaluate`; optional
+    if cross_capture.is_file():
+        shutil.copy2(cross_capture, out / "reports" / "model_eval.pdf")
     evidently_dir = by_prefix["Evidently report"].parent
     for html in sorted(evidently_dir.glob("*.html")):
         shutil.copy2(html, out / "reports" / html.name)
@@ -216,7 +220,9 @@ def selected_base_note(meta: dict, raw_lines: int, start_ns: int, end_ns: int, f
 | `model/` | the model artifacts (`model.skops`, `model.json`): `glue infer --model model/ ...` |
 | `data/raw_10min.ndjson` | the first 10 minutes of raw frames ({raw_lines} lines, {_iso(start_ns)} to {_iso(end_ns)}) |
 | `data/features_10min.parquet` | those 10 minutes through the same SQL views ({feature_rows} feature rows) |
-| `reports/model_eval.pdf` | the evaluation report; `reports/*.html`: the Evidently drift and quality reports |
+| `reports/train_eval.pdf` | the run's training report (`glue train`) |
+| `reports/model_eval.pdf` | the cross-capture evaluation (`glue evaluate`), when the repository has it |
+| `reports/*.html` | the Evidently drift and quality reports |
 | `predictions/{predictions_name}` | the predictions of the run (one per product and second) |
 | `MANIFEST.json` | size and SHA-256 of every file |
 

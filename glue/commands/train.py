@@ -20,7 +20,7 @@ import click
 @click.option("--train-frac", type=float, default=None, help="Share of labelled seconds for train (model.train_frac).")
 @click.option("--val-frac", type=float, default=None, help="Share of labelled seconds for validation (model.val_frac).")
 @click.option("--bootstrap-samples", type=int, default=None, help="Bootstrap resamples for the CIs.")
-@click.option("--reports-dir", default=None, help="Where model_eval.pdf goes (default: model.reports_dir).")
+@click.option("--reports-dir", default=None, help="Where train_eval.pdf goes (default: model.reports_dir).")
 @click.option("--model-card", default=None, help="Also (re)write the model card here, e.g. "
               "docs/model_card_<SQL version>.md.")
 @click.option("--no-hgb", is_flag=True, help="Skip the gradient-boosting candidate (faster).")
@@ -30,7 +30,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
             train_frac, val_frac, bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
     """Train the persistence and z-score baselines, logistic regression and (if it earns its place)
     gradient boosting; evaluate honestly on a time-ordered test set; log to MLflow; register the chosen
-    model with the alias; write models/artifacts/ and reports/model_eval.pdf.
+    model with the alias; write models/artifacts/ and reports/train_eval.pdf.
 
     \b
     Example:

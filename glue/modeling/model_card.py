@@ -75,7 +75,8 @@ PR-AUC differences, model − baseline, with 95 % moving-block bootstrap interva
 - Confidence intervals are wide when the test window holds few regime changes; read them before the point estimates.
 - The model knows nothing about news or order-book depth beyond the listed features.
 
-Figures: `reports/model_eval.pdf`, `reports/figures/`.
+Figures: `reports/train_eval.pdf` (this training run), `reports/figures/`; the cross-capture evaluation:
+`reports/model_eval.pdf` (`glue evaluate`).
 """
 
 

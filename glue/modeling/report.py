@@ -1,4 +1,6 @@
-"""`reports/model_eval.pdf`: the evaluation report, generated from a `TrainResult`.
+"""`reports/train_eval.pdf`: `glue train`'s single-split evaluation report, generated from a `TrainResult`.
+
+(`glue evaluate` writes the cross-capture report, `reports/model_eval.pdf`, from `glue.modeling.crossval`.)
 
 Owns the pages: (1) data and split summary with positive rates per split and product, tau; (2) PR
 curves of all models on test on one plot; (3) the metric table with block-bootstrap CIs; (4)

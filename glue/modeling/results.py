@@ -26,6 +26,10 @@ REGISTRABLE_BASELINES = (PERSISTENCE, HAR)
 HGB_MARGIN = 0.005
 TRAINING_VIEW_NAME = TRAINING_VIEW
 # The model card's section written by `glue evaluate` (kept when `glue train --model-card` rewrites the card).
+# Report file names under model.reports_dir: `glue train`'s single-split report and `glue evaluate`'s
+# cross-capture report (separate names, so neither command overwrites the other's).
+TRAIN_REPORT = "train_eval.pdf"
+EVAL_REPORT = "model_eval.pdf"
 CARD_BEGIN = "<!-- glue evaluate: begin -->"
 CARD_END = "<!-- glue evaluate: end -->"
 SKILL_ALPHA = 0.05

@@ -2,7 +2,7 @@
 
 Owns the side effects around one fit (`glue.modeling.fitting.run_training`): reading the features,
 logging one MLflow run per model and registering the chosen model with the alias
-(`glue.modeling.tracking`), writing `models/artifacts/`, `reports/model_eval.pdf` and, when asked,
+(`glue.modeling.tracking`), writing `models/artifacts/`, `reports/train_eval.pdf` and, when asked,
 the model card. The names other code imports from here (model names, `run_training`, `prepare`) are
 re-exported from `results` and `fitting`.
 """
@@ -23,6 +23,7 @@ from glue.modeling.results import (
     HGB,
     LOGREG,
     PERSISTENCE,
+    TRAIN_REPORT,
     TRAINING_VIEW_NAME,
     ZSCORE,
     TrainResult,
@@ -86,7 +87,7 @@ def train(settings: Settings, features: str | None = None, warehouse: str | None
         from glue.modeling.report import write_report
 
         with Step(result.timings_s, "report PDF"):
-            result.report_path = str(write_report(result, Path(m.reports_dir) / "model_eval.pdf"))
+            result.report_path = str(write_report(result, Path(m.reports_dir) / TRAIN_REPORT))
     if model_card:
         from glue.modeling.model_card import write_model_card
 

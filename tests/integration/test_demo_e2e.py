@@ -39,7 +39,7 @@ def test_demo_end_to_end_on_the_real_broker(tmp_path):
                   "[6/6] Score"):
         assert stage in summary, stage
     for what in ("features (Parquet)", "MLflow runs", "mlflow ui --backend-store-uri", "#/experiments/",
-                 "evaluation report", "Evidently reports", "predictions"):
+                 "training report", "Evidently reports", "predictions"):
         assert what in summary, what
 
     # Features (Parquet parts written by featurize) and predictions (copied from ticks.predictions).
@@ -68,7 +68,7 @@ def test_demo_end_to_end_on_the_real_broker(tmp_path):
     assert len(runs) >= 3 and any(n.startswith("baseline") for n in names), names
     assert client.get_model_version_by_alias("volatility-spike", "champion") is not None
 
-    assert (out / "reports" / "model_eval.pdf").stat().st_size > 1000
+    assert (out / "reports" / "train_eval.pdf").stat().st_size > 1000
     assert list((out / "reports" / "evidently").glob("*.html"))
     assert (out / "glue.yaml").is_file() and (out / "logs" / "score.log").is_file()
 

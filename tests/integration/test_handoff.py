@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLE_FILES = {
     "README.md", "MANIFEST.json", "deploy/compose.yaml", "deploy/Dockerfile.ingestor", "deploy/.env.example",
     "deploy/requirements.txt", "docs/feature_spec.md", "docs/model_card.md", "model/model.skops",
-    "model/model.json", "data/raw_10min.ndjson", "data/features_10min.parquet", "reports/model_eval.pdf",
+    "model/model.json", "data/raw_10min.ndjson", "data/features_10min.parquet", "reports/train_eval.pdf",
+    "reports/model_eval.pdf",
     "reports/test_vs_train.html", "predictions/predictions.ndjson",
 }
 
@@ -39,7 +40,7 @@ def make_run(root: Path, minutes: float = 14) -> Settings:
             fh.write(Record(kind="frame", recv_ns=ns, conn="c1", iseq=i, frame=text).to_archive_line() + "\n")
     train_artifacts(root / "models" / "artifacts", seconds=900)
     (root / "reports" / "evidently").mkdir(parents=True)
-    markdown_to_pdf("# Model evaluation\n\nA test report.\n", root / "reports" / "model_eval.pdf")
+    markdown_to_pdf("# Model evaluation\n\nA test report.\n", root / "reports" / "train_eval.pdf")
     (root / "reports" / "evidently" / "test_vs_train.html").write_text("<html>evidently</html>\n")
     (root / "model_card.md").write_text("# Model card\n")
     (root / "predictions.ndjson").write_text(json.dumps({"product_id": "BTC-USD"}) + "\n")
@@ -100,6 +101,6 @@ def test_handoff_lists_everything_missing(tmp_path):
         build_handoff(settings, tmp_path / "bundle", repo=tmp_path)
     message = str(err.value)
     for item in ("compose file", "Dockerfile", ".env.example", "requirements.txt", "feature spec", "model card",
-                 "model artifacts", "raw archive", "evaluation PDF", "Evidently report", "predictions file"):
+                 "model artifacts", "raw archive", "training report PDF", "Evidently report", "predictions file"):
         assert item in message
     assert "\n" not in message and not (tmp_path / "bundle").exists()

@@ -104,7 +104,7 @@ def test_infer_on_a_registered_model(trained, capsys):
 
 def test_report_pdf_and_model_card(trained):
     tmp, _, _, result = trained
-    pdf = tmp / "reports" / "model_eval.pdf"
+    pdf = tmp / "reports" / "train_eval.pdf"
     raw = pdf.read_bytes()
     assert raw.startswith(b"%PDF") and raw.count(b"/Type /Page\n") + raw.count(b"/Type /Page ") >= 6
     for section in ("Data and splits", "Precision-recall curves", "Metrics with confidence intervals",
