@@ -121,7 +121,7 @@ class FeatureSettings:
     parquet: str = "data/processed/features.parquet"
     lateness_s: int = 2
     horizon_s: int = 60
-    windows_s: tuple[int, ...] = (10, 30, 60, 300)
+    windows_s: tuple[int, ...] = ()  # () = the SQL version's (sql/manifest.yml); set, it must equal them
     max_batch_frames: int = 5000
     poll_timeout_s: float = 0.5
     group_id: str = "glue-featurize"
@@ -146,6 +146,19 @@ class ModelSettings:
     bootstrap_block_s: int = 300
     bootstrap_samples: int = 500
     walk_forward_folds: int = 3
+    # The label the product is trained on and alerts on (issue 17; docs/models.md, "Labels"):
+    # "assignment" (sigma_future_bps >= tau) or "relative" (sigma_future_bps / ref_vol_bps >= k, the
+    # reference the RMS 1-s return over the trailing `reference_s` seconds). tau and k come from train only.
+    label: str = "assignment"
+    reference_s: int = 600
+
+    def __post_init__(self) -> None:
+        if self.label not in ("assignment", "relative"):
+            raise ConfigError(f"model.label must be 'assignment' or 'relative', not {self.label!r}",
+                              "set model.label in config.yaml, GLUE_MODEL__LABEL or glue train --label")
+        if self.reference_s < 60:
+            raise ConfigError(f"model.reference_s {self.reference_s} is shorter than a minute",
+                              "use a reference window of at least 600 s (the relative label's default)")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ sql/models/); each case names the SQL versions it covers and runs once on each o
           - {raw: '<frame text>', recv_ns: 0}    # a frame as-is (malformed, unknown channel, ...)
         batches: [2, 1]                    # optional cut sizes: land+finalize after each (default: one batch)
         tau: {BTC-USD: 2.0, default: 1.0}  # optional cfg_label_tau rows
+        k: {default: 1.5}                  # optional cfg_label_k rows (v5 on)
         query: SELECT second_at, mid_price FROM int_grid_1s ORDER BY 1   # default: SELECT * FROM <view>
         expect:                            # rows of the query; only the listed columns are compared
           - {second_at: "2026-01-01 00:00:01", mid_price: 101.0, sql_version: $version}
@@ -162,6 +163,8 @@ def run_case(case: Case, sql_dir: str = "sql") -> list[dict[str, Any]]:
     with Warehouse.open(":memory:", settings) as wh:
         for product, tau in (spec.get("tau") or {}).items():
             wh.set_tau(float(tau), None if product == "default" else product)
+        for product, k in (spec.get("k") or {}).items():
+            wh.set_k(float(k), None if product == "default" else product)
         cuts = list(spec.get("batches") or [len(records)])
         start = 0
         for size in cuts:

@@ -123,7 +123,7 @@ class Warehouse:
         `temp_directory` (DuckDB's default is 80 % of RAM: an in-memory warehouse then never spills).
         """
         version = load_version(sql_dir or features.sql_dir, features.sql_version)
-        if version.windows_s and tuple(features.windows_s) != version.windows_s:
+        if features.windows_s and version.windows_s and tuple(features.windows_s) != version.windows_s:
             raise WarehouseError(
                 f"features.windows_s {tuple(features.windows_s)} differs from SQL {version.name} {version.windows_s}",
                 "windows are part of the SQL version: change the setting back or write a new version",
@@ -501,6 +501,13 @@ class Warehouse:
         """Supply tau (bps) for the label, per product or as the default (product_id None)."""
         self.con.execute("DELETE FROM cfg_label_tau WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
         self.con.execute("INSERT INTO cfg_label_tau VALUES (?, ?)", [product_id, float(tau_bps)])
+
+    def set_k(self, k: float, product_id: str | None = None) -> None:
+        """Supply k (a ratio) for the regime-relative label (SQL v5 on), per product or as the default."""
+        if not self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'cfg_label_k'").fetchall()[0][0]:
+            raise WarehouseError("this SQL version has no regime-relative label", "use SQL v5 or later")
+        self.con.execute("DELETE FROM cfg_label_k WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
+        self.con.execute("INSERT INTO cfg_label_k VALUES (?, ?)", [product_id, float(k)])
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -175,28 +175,31 @@ def sql_copy(tmp_path: Path) -> Path:
 
 def test_a_new_version_takes_new_variants_and_leaves_released_ones_alone(sql_copy: Path) -> None:
     # what docs/warehouse.md "How to add SQL v5" says to do: a variant beside the base, a draft version, --update
+    path = sql_copy / "manifest.yml"
+    manifest = yaml.safe_load(path.read_text())
+    last = list(manifest["versions"])[-1]
+    new = f"v{int(last[1:]) + 1}"
     grid = sql_copy / "models" / "intermediate"
-    (grid / "int_grid_1s_step.v5.sql").write_text(
-        (grid / "int_grid_1s_step.v4.sql").read_text().replace("-- int_grid_1s_step", "-- int_grid_1s_step (v5)", 1)
-        .replace("SELECT", "SELECT DISTINCT", 1))
+    base = manifest["versions"][last]["uses"]["int_grid_1s_step"]
+    (grid / f"int_grid_1s_step.{new}.sql").write_text(
+        (grid / f"int_grid_1s_step.{base}.sql").read_text()
+        .replace("-- int_grid_1s_step", f"-- int_grid_1s_step ({new})", 1).replace("SELECT", "SELECT DISTINCT", 1))
     (sql_copy / "models" / "labels" / "lbl_new_1s.sql").write_text(
         "-- lbl_new_1s\n-- grain: one row per (product_id, second_at).\n-- purpose: a new label.\n"
         "CREATE OR REPLACE VIEW lbl_new_1s AS SELECT product_id, second_at FROM lbl_labels_1s;\n")
-    path = sql_copy / "manifest.yml"
-    manifest = yaml.safe_load(path.read_text())
-    manifest["objects"]["lbl_new_1s"] = "v5"
-    manifest["versions"]["v5"] = {**manifest["versions"]["v4"], "status": "draft", "uses": {}, "fingerprints": {}}
-    manifest["current"] = "v5"
+    manifest["objects"]["lbl_new_1s"] = new
+    manifest["versions"][new] = {**manifest["versions"][last], "status": "draft", "uses": {}, "fingerprints": {}}
+    manifest["current"] = new
     manifest_mod.write_manifest(sql_copy, manifest)
-    fingerprints = manifest_mod.update_fingerprints(sql_copy, "v5")
+    fingerprints = manifest_mod.update_fingerprints(sql_copy, new)
     after = read_manifest(sql_copy)
     assert path.read_text().startswith("# The SQL versions")  # the hand-written rules above the data stay
-    assert after["versions"]["v5"]["uses"] == {**after["versions"]["v4"]["uses"], "int_grid_1s_step": "v5"}
+    assert after["versions"][new]["uses"] == {**after["versions"][last]["uses"], "int_grid_1s_step": new}
     assert list(fingerprints)[-1] == "lbl_new_1s"
-    assert fingerprints["int_grid_1s_step"] != FROZEN["v4"]["int_grid_1s_step"]
+    assert fingerprints["int_grid_1s_step"] != after["versions"][last]["fingerprints"]["int_grid_1s_step"]
     for version in FROZEN:
         assert load_version(sql_copy, version).fingerprints == FROZEN[version]
-    assert load_version(sql_copy).name == "v5"
+    assert load_version(sql_copy).name == new
 
 
 def test_a_changed_released_object_is_refused(sql_copy: Path) -> None:
