@@ -504,7 +504,8 @@ class Warehouse:
 
     def set_k(self, k: float, product_id: str | None = None) -> None:
         """Supply k (a ratio) for the regime-relative label (SQL v5 on), per product or as the default."""
-        if not self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'cfg_label_k'").fetchall()[0][0]:
+        tables = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'cfg_label_k'"
+        if not self.con.execute(tables).fetchall()[0][0]:
             raise WarehouseError("this SQL version has no regime-relative label", "use SQL v5 or later")
         self.con.execute("DELETE FROM cfg_label_k WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
         self.con.execute("INSERT INTO cfg_label_k VALUES (?, ?)", [product_id, float(k)])
