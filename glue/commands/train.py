@@ -16,7 +16,10 @@ import click
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: model.tracking_uri).")
 @click.option("--experiment", default=None, help="MLflow experiment (default: model.experiment).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: model.seed).")
-@click.option("--tau-quantile", type=float, default=None, help="tau = this quantile of train sigma_future_bps.")
+@click.option("--tau-quantile", type=float, default=None, help="tau (and k) = this quantile of train sigma_future_bps "
+              "(of the ratio, for the relative label).")
+@click.option("--label", type=click.Choice(["assignment", "relative"]), default=None,
+              help="Label to train on and alert on (default: model.label).")
 @click.option("--train-frac", type=float, default=None, help="Share of labelled seconds for train (model.train_frac).")
 @click.option("--val-frac", type=float, default=None, help="Share of labelled seconds for validation (model.val_frac).")
 @click.option("--bootstrap-samples", type=int, default=None, help="Bootstrap resamples for the CIs.")
@@ -27,7 +30,7 @@ import click
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow (artifacts and report only).")
 @click.pass_obj
 def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_uri, experiment, seed, tau_quantile,
-            train_frac, val_frac, bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
+            label, train_frac, val_frac, bootstrap_samples, reports_dir, model_card, no_hgb, no_mlflow) -> None:
     """Train the persistence and z-score baselines, logistic regression and (if it earns its place)
     gradient boosting; evaluate honestly on a time-ordered test set; log to MLflow; register the chosen
     model with the alias; write models/artifacts/ and reports/train_eval.pdf.
@@ -43,6 +46,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
 
     settings = obj.settings(model__artifacts_dir=artifacts, model__tracking_uri=tracking_uri,
                             model__experiment=experiment, model__seed=seed, model__tau_quantile=tau_quantile,
+                            model__label=label,
                             model__train_frac=train_frac, model__val_frac=val_frac,
                             model__bootstrap_samples=bootstrap_samples, model__reports_dir=reports_dir,
                             features__sql_version=sql_version)

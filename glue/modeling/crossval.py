@@ -36,6 +36,7 @@ import pandas as pd
 from glue.config import Settings
 from glue.errors import DataError
 from glue.modeling import data as mdata
+from glue.modeling import labels
 from glue.modeling.evaluation import average_precision, block_bootstrap
 from glue.modeling.fitting import choose_model, fit_models
 from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
@@ -50,7 +51,7 @@ LONG_BLOCKS = 3
 SESSION_GAP_S = 60
 VAL_FRAC = 0.25
 SHOWN = ("chosen", HAR, PERSISTENCE, LOGREG, HGB)
-RATIO = "_relative_ratio"  # bookkeeping column: never a feature (columns are fixed before it is added)
+RATIO = labels.RATIO  # bookkeeping column: never a feature (data.LABEL_COLUMNS)
 
 
 @dataclass

@@ -18,7 +18,9 @@ from glue.errors import DataError, WarehouseError
 log = logging.getLogger("glue.modeling.data")
 
 KEY_COLUMNS = ("product_id", "second_at", "sql_version")
-LABEL_COLUMNS = ("sigma_future_bps", "label")
+# the label columns of the training view (SQL v5 adds the relative label's reference, ratio and label);
+# `_relative_ratio` is the modelling code's own bookkeeping column (glue.modeling.labels.RATIO)
+LABEL_COLUMNS = ("sigma_future_bps", "label", "ref_vol_bps", "relative_ratio", "label_relative", "_relative_ratio")
 # Columns a feature file may carry that are bookkeeping, not features (Kafka rows carry emitted_at).
 META_COLUMNS = ("emitted_at",)
 

@@ -20,6 +20,7 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import estimators as est
 from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics, skill_p_value
+from glue.modeling.labels import RATIO, RELATIVE, apply_k, apply_threshold, fit_threshold, has_label, with_ratio
 from glue.modeling.results import (
     BASELINES,
     HAR,
@@ -59,23 +60,42 @@ class Step:
 
 
 def prepare(df: pd.DataFrame, settings: Settings):
-    """Labelled rows, split labels, tau and y per split."""
+    """Labelled rows, split labels, tau, y per split and k (None for the assignment label).
+
+    The label is `model.label`. tau (always: the view and monitor read it) and, for the relative label,
+    k come from the training split only. The relative label's ratio is computed over the whole frame
+    before any row is dropped (its reference reads the rows before t); rows without a complete
+    reference are unlabelled.
+    """
     m = settings.model
     if "sigma_future_bps" not in df.columns:
         raise DataError("the features have no sigma_future_bps column",
                         "train on the training view (replay output with labels), not live feature rows")
-    labelled = df["sigma_future_bps"].notna()
+    if m.label == RELATIVE:
+        df = with_ratio(df, m.reference_s)
+    labelled = has_label(m.label, df)
     n_unlabelled = int((~labelled).sum())
+    if not labelled.any():
+        raise DataError(f"no row has the {m.label} label ({len(df):,} rows; the relative label needs a complete "
+                        f"trailing reference of {m.reference_s} s and a complete horizon)",
+                        "use a longer capture, or model.label: assignment")
     if n_unlabelled:
-        log.info("train: %d of %d rows have no label (horizon incomplete or crossing a gap); not used",
-                 n_unlabelled, len(df))
+        log.info("train: %d of %d rows have no %s label (horizon%s incomplete or crossing a gap); not used",
+                 n_unlabelled, len(df), m.label, " or reference" if m.label == RELATIVE else "")
     data = df[labelled].reset_index(drop=True)
     split = time_split(data["second_at"], m.train_frac, m.val_frac, m.embargo_s, settings.features.horizon_s)
     part = assign(data["second_at"], split)
     train = data[part == TRAIN]
+    if len(train) == 0:
+        raise DataError("the training split is empty", "use more data (a longer capture)")
     tau = fit_tau(train, m.tau_quantile, m.tau_per_product)
-    y = apply_label(data, tau)
-    return data, part, split, tau, y, n_unlabelled
+    k = None
+    if m.label == RELATIVE:
+        k = fit_threshold(RELATIVE, train, m.tau_quantile)["k"]
+        y = apply_k(data[RATIO].to_numpy(dtype=float), k)
+    else:
+        y = apply_label(data, tau)
+    return data, part, split, tau, y, n_unlabelled, k
 
 
 def split_summary(data: pd.DataFrame, part: np.ndarray, y: np.ndarray) -> pd.DataFrame:
@@ -124,14 +144,15 @@ def fit_safely(name: str, model, X: np.ndarray, y: np.ndarray):
 
 def _select(family: str, grid: tuple[dict, ...], train: pd.DataFrame, X_train: np.ndarray, settings: Settings,
             folds: list[tuple[np.ndarray, np.ndarray]], columns: list[str]) -> tuple[dict, dict[str, float]]:
-    """Walk-forward selection inside the training window: tau and labels refitted per fold."""
+    """Walk-forward selection inside the training window: tau (or k) and labels refitted per fold."""
     m = settings.model
     scores: dict[str, float] = {}
     for params in grid:
         aps = []
         for fit_mask, val_mask in folds:
-            tau = fit_tau(train[fit_mask], m.tau_quantile, m.tau_per_product)
-            y_fit, y_fval = apply_label(train[fit_mask], tau), apply_label(train[val_mask], tau)
+            thr = fit_threshold(m.label, train[fit_mask], m.tau_quantile, m.tau_per_product)
+            y_fit = apply_threshold(m.label, train[fit_mask], thr)
+            y_fval = apply_threshold(m.label, train[val_mask], thr)
             if min(y_fit.sum(), len(y_fit) - y_fit.sum()) < MIN_POSITIVES or y_fval.min() == y_fval.max():
                 continue
             model = _build(family, params, m.seed, columns, int(fit_mask.sum()))
@@ -316,13 +337,14 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
     columns = mdata.feature_columns(df)
     sql_version = mdata.sql_version_of(df)
     with Step(timings, "prepare", len(df)):
-        data, part, split, tau, y, n_unlabelled = prepare(df, settings)
+        data, part, split, tau, y, n_unlabelled, k = prepare(df, settings)
         summary = split_summary(data, part, y)
     for r in summary[summary["product_id"] == "ALL"].itertuples(index=False):
         log.info("train: split %-7s %8d rows  positive rate %.4f  %s .. %s", r.split, r.rows, r.positive_rate,
                  r.start_at, r.end_at)
-    log.info("train: tau (q=%.2f, from train only) %s", m.tau_quantile,
-             ", ".join(f"{k}={v:.4f} bps" for k, v in sorted(tau.items())))
+    log.info("train: label %s; tau (q=%.2f, from train only) %s%s", m.label, m.tau_quantile,
+             ", ".join(f"{p}={v:.4f} bps" for p, v in sorted(tau.items())),
+             f"; k (ratio to the trailing {m.reference_s} s reference, from train only) {k:.4f}" if k else "")
     models = fit_models(data, part, y, columns, settings, timings, shuffle_train_labels, families)
     te = part == TEST
     y_te = y[te]
@@ -343,7 +365,8 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
         feature_columns=columns, sql_version=sql_version,
         sql_fingerprint=mdata.sql_fingerprint(sql_version, settings.features.sql_dir),
 
-        split=split.as_dict(), tau_bps=tau, summary=summary, models=models, chosen=choose_model(models),
+        split=split.as_dict(), tau_bps=tau, label=m.label, k=k, reference_s=m.reference_s,
+        summary=summary, models=models, chosen=choose_model(models),
         bootstrap=boot, y_val=y[part == VAL], y_test=y_te,
         test_keys=data.loc[te, ["product_id", "second_at", "sigma_future_bps"]].reset_index(drop=True),
         coefficients=coef, data_range=(str(df["second_at"].min()), str(df["second_at"].max())),

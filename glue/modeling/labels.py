@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from glue.errors import DataError
+from glue.modeling.tau import apply_label, fit_tau
 
 ASSIGNMENT, RELATIVE = "assignment", "relative"
 LABELS = (ASSIGNMENT, RELATIVE)
 REF_S = 600
 MIN_COVER = 0.9
+RATIO = "_relative_ratio"  # bookkeeping column holding the ratio (never a feature: data.LABEL_COLUMNS)
 
 
 def reference_vol(df: pd.DataFrame, ref_s: int = REF_S, min_cover: float = MIN_COVER) -> np.ndarray:
@@ -76,3 +78,30 @@ def fit_k(ratio_train: np.ndarray, quantile: float) -> float:
 def apply_k(ratio: np.ndarray, k: float) -> np.ndarray:
     """label = ratio >= k as 0/1 int (rows must have a ratio)."""
     return (ratio >= k).astype(np.int8)
+
+
+def fit_threshold(label: str, train: pd.DataFrame, quantile: float, per_product: bool = True) -> dict[str, float]:
+    """The label's threshold from training rows only: tau per product (assignment) or {"k": k} (relative,
+    from the RATIO column, which `with_ratio` adds)."""
+    if label == RELATIVE:
+        return {"k": fit_k(train[RATIO].to_numpy(dtype=float), quantile)}
+    return fit_tau(train, quantile, per_product)
+
+
+def apply_threshold(label: str, rows: pd.DataFrame, threshold: dict[str, float]) -> np.ndarray:
+    """0/1 labels of `rows` (each must have the label's value) under a threshold from `fit_threshold`."""
+    if label == RELATIVE:
+        return apply_k(rows[RATIO].to_numpy(dtype=float), threshold["k"])
+    return apply_label(rows, threshold)
+
+
+def with_ratio(df: pd.DataFrame, ref_s: int = REF_S) -> pd.DataFrame:
+    """`df` with the RATIO column (computed over the whole frame: the reference reads the rows before t)."""
+    return df.assign(**{RATIO: relative_ratio(df, ref_s)})
+
+
+def has_label(label: str, df: pd.DataFrame) -> np.ndarray:
+    """Rows that carry this label: sigma_future_bps present, and for the relative one a complete reference."""
+    if label == RELATIVE:
+        return np.isfinite(df[RATIO].to_numpy(dtype=float))
+    return df["sigma_future_bps"].notna().to_numpy()

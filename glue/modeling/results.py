@@ -66,6 +66,9 @@ class TrainResult:
     sql_fingerprint: str
     split: dict[str, Any]
     tau_bps: dict[str, float]
+    label: str  # model.label: "assignment" (y = sigma_future_bps >= tau) or "relative" (ratio >= k)
+    k: float | None  # the relative label's threshold from train (None for the assignment label)
+    reference_s: int  # the relative label's trailing reference window
     summary: pd.DataFrame  # per split and product: rows, positives, positive rate, time range
     models: dict[str, ModelResult]
     chosen: str
@@ -96,6 +99,9 @@ class TrainResult:
                 f"{r.split}/{r.product_id}": r.positive_rate for r in self.summary.itertuples(index=False)
             },
             "tau_bps": self.tau_bps,
+            "label": self.label,
+            "k": self.k,
+            "reference_s": self.reference_s,
             "split": self.split,
             "models": {name: {"val": m.val, "test": m.test, "threshold": m.threshold, "params": m.params,
                               "selection": m.selection, "skill_p_value": m.skill_p_value, "no_skill": m.no_skill,
@@ -123,6 +129,9 @@ def model_meta(result: TrainResult, model_version: str) -> dict[str, Any]:
     return {
         "feature_columns": result.feature_columns,
         "tau_bps": result.tau_bps,
+        "label": result.label,
+        "k": result.k,
+        "reference_s": result.reference_s,
         "threshold": chosen.threshold,
         "sql_version": result.sql_version,
         "sql_fingerprint": result.sql_fingerprint,

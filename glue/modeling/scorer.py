@@ -34,12 +34,16 @@ class Scorer:
     trained_at: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    label: str = "assignment"  # what a probability is of: sigma_future >= tau, or ratio to the reference >= k
+    k: float | None = None
+    reference_s: int = 600
 
     @property
     def metadata(self) -> dict[str, Any]:
         return {"feature_columns": self.feature_columns, "threshold": self.threshold, "tau_bps": self.tau_bps,
                 "sql_version": self.sql_version, "sql_fingerprint": self.sql_fingerprint,
-                "model_version": self.model_version, "trained_at": self.trained_at, "metrics": self.metrics}
+                "model_version": self.model_version, "trained_at": self.trained_at, "metrics": self.metrics,
+                "label": self.label, "k": self.k, "reference_s": self.reference_s}
 
     def matrix(self, df: Any) -> np.ndarray:
         from glue.modeling.data import feature_matrix
@@ -68,7 +72,10 @@ def _from_meta(model: Any, meta: dict[str, Any], source: str, model_version: str
                       tau_bps={k: float(v) for k, v in meta.get("tau_bps", {}).items()},
                       sql_version=meta.get("sql_version", ""), sql_fingerprint=meta.get("sql_fingerprint", ""),
                       model_version=model_version or meta.get("model_version", ""),
-                      trained_at=meta.get("trained_at", ""), metrics=meta.get("metrics", {}), source=source)
+                      trained_at=meta.get("trained_at", ""), metrics=meta.get("metrics", {}), source=source,
+                      label=str(meta.get("label") or "assignment"),
+                      k=float(meta["k"]) if meta.get("k") is not None else None,
+                      reference_s=int(meta.get("reference_s") or 600))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model metadata from {source} is incomplete ({exc})", "retrain with `glue train`") from exc
 

@@ -67,7 +67,9 @@ def log_result(result: Any, settings: Settings) -> str:
     common = {"seed": result.seed, "tau_quantile": result.tau_quantile, "embargo_s": result.split["embargo_s"],
               "train_end_at": result.split["train_end_at"], "test_start_at": result.split["test_start_at"],
               "n_features": len(result.feature_columns), "rows_total": result.rows_total,
-              **{f"tau_bps.{'pooled' if k == '*' else k}": round(v, 6) for k, v in result.tau_bps.items()}}
+              **{f"tau_bps.{'pooled' if k == '*' else k}": round(v, 6) for k, v in result.tau_bps.items()},
+              "label": result.label, "reference_s": result.reference_s,
+              **({"k": round(result.k, 6)} if result.k is not None else {})}
     version = ""
     for name, r in result.models.items():
         with mlflow.start_run(experiment_id=exp_id, run_name=name) as run:

@@ -51,13 +51,13 @@ def test_walk_forward_folds_are_ordered_with_embargo():
 def test_tau_does_not_change_when_test_data_changes():
     settings = fast_settings()
     df = features_frame(3600)
-    _, part, _, tau, _, _ = prepare(df, settings)
+    _, part, _, tau, _, _, _ = prepare(df, settings)
     labelled = df[df["sigma_future_bps"].notna()].reset_index(drop=True)
     changed = labelled.copy()
     test_rows = part != TRAIN
     changed.loc[test_rows, "sigma_future_bps"] *= 10.0
     changed.loc[test_rows, "rv_60s_bps"] = 0.0
-    _, part2, _, tau2, y2, _ = prepare(changed, settings)
+    _, part2, _, tau2, y2, _, _ = prepare(changed, settings)
     assert tau2 == tau
     assert (part2 == part).all()
     assert y2[part2 == TEST].mean() > 0.5  # the labels did change, tau did not
@@ -66,7 +66,7 @@ def test_tau_does_not_change_when_test_data_changes():
 def test_tau_is_per_product_and_a_quantile_of_train():
     settings = fast_settings()
     df = features_frame(3600)
-    data, part, _, tau, _, _ = prepare(df, settings)
+    data, part, _, tau, _, _, _ = prepare(df, settings)
     train = data[part == TRAIN]
     for product, g in train.groupby("product_id"):
         assert tau[product] == pytest.approx(np.quantile(g["sigma_future_bps"], 0.9))
