@@ -1,13 +1,15 @@
 """Record streams for the exactness tests (replay == live) and the ways they are landed.
 
 `messy_stream` is a seeded ticker stream with what breaks naive code (out-of-order stamps, some beyond the
-lateness, gaps, duplicate frames, repeated trade ids); `with_clocks` adds clock markers; `one_shot` lands a
+lateness, gaps, duplicate frames, repeated trade ids); `holey_stream` strings several of them together with
+holes of seconds to weeks between them (SQL v5 sessions); `with_clocks` adds clock markers; `one_shot` lands a
 stream in one go, `cut_and_restart` in given batches with warehouse restarts in between (and checks that what
 it emitted is what it stored).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -23,10 +25,11 @@ from glue.warehouse import Warehouse
 FS = FeatureSettings(lateness_s=2)  # the lateness the exactness tests land with
 
 
-def messy_stream(seed: int, n: int) -> list[Record]:
+def messy_stream(seed: int, n: int, start_ns: int = 1_767_225_600 * 10**9) -> list[Record]:
     """Tickers for two products with out-of-order stamps (some beyond the lateness), gaps, duplicates, trades."""
     rng = random.Random(seed)
-    base = list(fx.simulate_ticker_stream(n, seed=seed, mean_gap_ms=120, jitter_ms=2500, gap_every=97))
+    base = list(fx.simulate_ticker_stream(n, seed=seed, mean_gap_ms=120, jitter_ms=2500, gap_every=97,
+                                          start_ns=start_ns))
     out: list[Record] = []
     for i, rec in enumerate(base):
         out.append(rec)
@@ -38,6 +41,25 @@ def messy_stream(seed: int, n: int) -> list[Record]:
             tid = str(rng.randrange(40))  # repeats: de-duplication by (product, trade id) kicks in
             out.append(fx.trades(product, rec.recv_ns - 1_000_000, [(tid, "100.5", f"{rng.uniform(0, 2):.6f}")],
                                  seq=100_000 + i))
+    return out
+
+
+def holey_stream(seed: int, n: int, holes_s: tuple[int, ...] = (3, 7200, 30 * 86400)) -> list[Record]:
+    """Messy streams of `n` records each, one more than `holes_s`, on connections of their own, each after
+    the one before with a hole of that many seconds between them, marked by a data_gap marker per product
+    (as ingest writes after a reconnect; SQL v5 starts a session after it)."""
+    out: list[Record] = []
+    start_ns = 1_767_225_600 * 10**9
+    for k in range(len(holes_s) + 1):
+        part = [dataclasses.replace(r, conn=f"c{k}") for r in messy_stream(seed + k, n, start_ns)]
+        if out:
+            last_ns = max(event_ns(r) or 0 for r in out)
+            first_ns = min(event_ns(r) or last_ns for r in part if r.frame)
+            out.append(fx.gap(["BTC-USD", "ETH-USD"], last_ns, first_ns - 1, conn=f"c{k}", iseq=len(out)))
+        out.extend(part)
+        if k < len(holes_s):
+            # + 3 s: the next part's stamps jitter up to 2.5 s back (the hole is at least holes_s[k] long)
+            start_ns = max(event_ns(r) or 0 for r in part) + (holes_s[k] + 3) * 10**9
     return out
 
 
