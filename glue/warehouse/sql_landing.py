@@ -82,6 +82,7 @@ def input_from_archives(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) ->
     skipped. (Not DuckDB's error() in the scan: measured, it doubled the CPU cost of the read.)
     """
     files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    max_line = max_object_size(paths)
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW {INPUT} AS
         SELECT
@@ -94,12 +95,36 @@ def input_from_archives(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) ->
             END AS kind,
             recv_ns, conn, iseq, frame, CAST(marker AS VARCHAR) AS marker,
             NULL::VARCHAR AS topic, NULL::INTEGER AS kafka_partition, NULL::BIGINT AS kafka_offset
-        -- 64 MB per line (a level2 snapshot is a few MB): DuckDB sizes its read buffers by this limit, and a
-        -- much larger one (1 GB was tried) leaves one buffer per file, read by one thread; a longer line
+        -- at most 64 MB per line (a level2 snapshot is a few MB): DuckDB sizes its read buffers by this limit,
+        -- and a much larger one (1 GB was tried) leaves one buffer per file, read by one thread; a longer line
         -- fails the read and replay falls back to the line-by-line reader
         FROM read_ndjson({files}, columns = {_ARCHIVE_COLUMNS}, format = 'newline_delimited',
-                         maximum_object_size = 67108864)
+                         maximum_object_size = {max_line})
     """)
+
+
+MAX_OBJECT_SIZE = 64 * 2**20
+MIN_OBJECT_SIZE = 2**20
+SCAN_BYTES = 256 * 2**20  # inputs up to this size are scanned for their longest line (~0.1 s per 100 MB)
+
+
+def max_object_size(paths: Sequence[str]) -> int:
+    """DuckDB's per-line limit for these files. DuckDB allocates read buffers of twice this size whatever the
+    lines hold, and a fixed 64 MB (128 MB buffers) was most of replay's memory on captures of short lines
+    (mel-hsw: lines under 1 KB, peak RSS 430 MB). So: the next power of two above the longest line (at least
+    1 MB), found by reading inputs of up to SCAN_BYTES; larger inputs keep the 64 MB of a level2 archive."""
+    import os
+
+    if sum(os.path.getsize(p) for p in paths) > SCAN_BYTES:
+        return MAX_OBJECT_SIZE
+    longest = 0
+    for path in paths:
+        with open(path, "rb") as fh:
+            longest = max(longest, max(map(len, fh), default=0))
+    size = MIN_OBJECT_SIZE
+    while size <= longest and size < MAX_OBJECT_SIZE:
+        size *= 2
+    return size
 
 
 def defines(con: duckdb.DuckDBPyConnection, *names: str) -> bool:

@@ -7,6 +7,7 @@ tests put them under messy streams with holes of 3 s, 2 h and 30 days between th
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_no_row_inside_a_hole_and_rows_follow_the_data() -> None:
     starts = set(zip(features["product_id"].to_pylist(), features["session_start_at"].to_pylist(), strict=True))
     assert len(starts) >= 2 * 4  # two products, four parts (plus the messy stream's own 3-s gaps)
     table = features.select(["product_id", "second_at", "session_start_at", "session_age_s"]).to_pylist()
-    for prev, row in zip(table, table[1:], strict=False):
+    for prev, row in itertools.pairwise(table):
         if row["product_id"] == prev["product_id"] and row["session_start_at"] == prev["session_start_at"]:
             assert (row["second_at"] - prev["second_at"]).total_seconds() == 1
             assert row["session_age_s"] == prev["session_age_s"] + 1
