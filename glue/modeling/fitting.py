@@ -31,6 +31,8 @@ from glue.modeling.results import (
     REGISTRABLE_BASELINES,
     SKILL_ALPHA,
     SKILL_PERMUTATIONS,
+    VAL_LIFT_LEVEL,
+    VAL_LIFT_SAMPLES,
     ZSCORE,
     ModelResult,
     TrainResult,
@@ -237,7 +239,25 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
         r.test = metrics(y_te, r.p_test, r.threshold)
         assert r.p_test_ungated is not None  # every result above is built with it
         r.test_ungated = ranking_metrics(y_te, r.p_test_ungated)
+    validation_lifts(results, y_va, val["second_at"].to_numpy(dtype="datetime64[us]"), settings)
     return results
+
+
+def validation_lifts(results: dict[str, ModelResult], y_va: np.ndarray, val_t: np.ndarray, settings: Settings) -> None:
+    """Each ML model's validation PR-AUC lift over the best baseline, with a block-bootstrap interval.
+
+    Validation data only (the test split is not read). Blocks of `model.bootstrap_block_s` seconds, or a
+    tenth of a short validation stretch (at least 30 s), so the interval does not collapse to a point.
+    """
+    base = best_baseline(results)
+    n_sec = len(np.unique(val_t))
+    block = max(30, min(settings.model.bootstrap_block_s, n_sec // 10))
+    for name, r in results.items():
+        if r.kind != "ml":
+            continue
+        boot = block_bootstrap(y_va, {name: r.p_val, base: results[base].p_val}, val_t, block, VAL_LIFT_SAMPLES,
+                               settings.model.seed, [(name, base)], level=VAL_LIFT_LEVEL)
+        r.val_lift = {"baseline": base, **boot[f"{name}-{base}"]}
 
 
 def apply_skill_gate(results: dict[str, ModelResult], y_va: np.ndarray, seed: int) -> None:
@@ -283,14 +303,21 @@ def best_ml(models: dict[str, ModelResult]) -> str | None:
     return LOGREG
 
 
+def beats_baseline(r: ModelResult) -> bool:
+    """The ML model's validation lift over the best baseline has its whole interval above 0."""
+    return bool(r.val_lift) and float(r.val_lift.get("ci_low", np.nan)) > 0
+
+
 def choose_model(models: dict[str, ModelResult]) -> str:
-    """On validation only: the ML pick is champion only if it shows skill and beats the best baseline.
+    """On validation only: the ML pick is champion only if it shows skill and beats the best baseline
+    with its validation PR-AUC lift's block-bootstrap interval (VAL_LIFT_LEVEL) above 0.
 
     Otherwise the best baseline, calibrated on validation, is registered (never a constant).
     """
     base = best_baseline(models)
     ml = best_ml(models)
-    if ml and not models[ml].no_skill and models[ml].val["pr_auc"] > models[base].val["pr_auc"]:
+    if ml and not models[ml].no_skill and models[ml].val["pr_auc"] > models[base].val["pr_auc"] \
+            and beats_baseline(models[ml]):
         return ml
     return base
 
@@ -320,12 +347,19 @@ def verdict(result: TrainResult) -> str:
         if ml and models[ml].val["pr_auc"] <= models[base].val["pr_auc"]:
             why.append(f"{ml} does not beat {base} on validation (PR-AUC {models[ml].val['pr_auc']:.3f} vs "
                        f"{models[base].val['pr_auc']:.3f})")
+        elif ml and not beats_baseline(models[ml]):
+            b = models[ml].val_lift
+            why.append(f"{ml} beats {base} on validation only by chance (PR-AUC lift {b.get('estimate', np.nan):+.3f}, "
+                       f"{100 * VAL_LIFT_LEVEL:.0f} % block-bootstrap interval [{b.get('ci_low', np.nan):+.3f}, "
+                       f"{b.get('ci_high', np.nan):+.3f}] includes 0)")
         lines.append(f"NO ML MODEL IS REGISTERED: {'; '.join(why) or 'no ML model was trained'}. The registered "
                      f"model is the best baseline, {chosen}, with its probability calibrated on validation"
                      f"{' (it shows no skill on validation either)' if models[chosen].no_skill else ''}.")
     else:
+        b = models[chosen].val_lift
         lines.append(f"Registered model: {chosen} (it shows skill and beats the best baseline {base} on validation "
-                     f"PR-AUC, {models[chosen].val['pr_auc']:.3f} vs {models[base].val['pr_auc']:.3f}).")
+                     f"PR-AUC, {models[chosen].val['pr_auc']:.3f} vs {models[base].val['pr_auc']:.3f}, lift "
+                     f"{100 * VAL_LIFT_LEVEL:.0f} % interval [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]).")
     return " ".join(lines)
 
 

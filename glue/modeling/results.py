@@ -34,6 +34,11 @@ CARD_BEGIN = "<!-- glue evaluate: begin -->"
 CARD_END = "<!-- glue evaluate: end -->"
 SKILL_ALPHA = 0.05
 SKILL_PERMUTATIONS = 199
+# An ML model is champion only if its validation PR-AUC lift over the best baseline has a moving-block
+# bootstrap interval at this level above 0 (a point win on one validation stretch is not enough: on the
+# real captures it picked ML in 8 of 8 folds, which then lost out of capture).
+VAL_LIFT_LEVEL = 0.90
+VAL_LIFT_SAMPLES = 200
 
 
 @dataclass
@@ -55,6 +60,9 @@ class ModelResult:
     # the uncalibrated model for ML (a calibration fitted on a one-regime validation can flip its sign).
     p_test_ungated: np.ndarray | None = None
     test_ungated: dict[str, float] = field(default_factory=dict)  # PR-AUC / ROC-AUC of those scores
+    # ML only: validation PR-AUC minus the best baseline's, with its block-bootstrap interval
+    # ({"baseline", "estimate", "ci_low", "ci_high", ...}); the champion rule reads ci_low
+    val_lift: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,7 +113,7 @@ class TrainResult:
             "split": self.split,
             "models": {name: {"val": m.val, "test": m.test, "threshold": m.threshold, "params": m.params,
                               "selection": m.selection, "skill_p_value": m.skill_p_value, "no_skill": m.no_skill,
-                              "test_ungated": m.test_ungated}
+                              "test_ungated": m.test_ungated, "val_lift": m.val_lift}
                        for name, m in self.models.items()},
             "bootstrap": self.bootstrap,
             "verdict": self.verdict,

@@ -126,3 +126,40 @@ def test_champion_is_never_a_constant(tmp_path):
     assert np.unique(chosen.p_test).size > 1  # a calibrated ranking, not the base rate
     if result.chosen in (PERSISTENCE, HAR):
         assert "NO ML MODEL IS REGISTERED" in result.verdict
+
+
+def _result(name: str, kind: str, val_pr_auc: float, lift: tuple[float, float] | None = None):
+    from glue.modeling.results import ModelResult
+
+    r = ModelResult(name, kind, None, {}, np.linspace(0, 1, 10), np.linspace(0, 1, 10))
+    r.val = {"pr_auc": val_pr_auc}
+    if lift:
+        r.val_lift = {"baseline": "baseline_har", "estimate": val_pr_auc - 0.30, "ci_low": lift[0], "ci_high": lift[1]}
+    return r
+
+
+@pytest.mark.parametrize(("lift", "chosen"), [((-0.02, 0.06), "baseline_har"), ((0.01, 0.06), "logreg")])
+def test_ml_is_champion_only_when_its_validation_lift_interval_is_above_zero(lift, chosen):
+    from glue.modeling.fitting import choose_model
+
+    models = {"baseline_persistence": _result("baseline_persistence", "baseline", 0.25),
+              "baseline_har": _result("baseline_har", "baseline", 0.30),
+              "logreg": _result("logreg", "ml", 0.32, lift)}
+    assert choose_model(models) == chosen  # a point win (0.32 > 0.30) is not enough on its own
+    models["logreg"].val_lift = {}
+    assert choose_model(models) == "baseline_har"  # no interval computed: no evidence, no ML champion
+
+
+def test_validation_lift_reads_validation_only(tmp_path):
+    from glue.modeling.fitting import run_training
+
+    df = features_frame(seconds=3600)
+    result = run_training(df, fast_settings(tmp_path), families=("logreg",))
+    lift = result.models["logreg"].val_lift
+    assert lift["baseline"] in ("baseline_har", "baseline_persistence")
+    assert lift["ci_low"] <= lift["estimate"] <= lift["ci_high"]
+    changed = df.copy()
+    test_rows = changed["second_at"] >= pd.Timestamp(result.split["test_start_at"])
+    changed.loc[test_rows, "sigma_future_bps"] *= 10.0
+    again = run_training(changed, fast_settings(tmp_path), families=("logreg",))
+    assert again.models["logreg"].val_lift == lift and again.chosen == result.chosen
