@@ -53,18 +53,19 @@ merged_holes AS (
     GROUP BY product_id, island
 ),
 runs AS (
-    -- the kept runs of seconds: before the first hole, then after each hole up to the next one
-    SELECT s.product_id, s.from_s AS run_from_s, coalesce(min(h.hole_from_s) - 1, s.to_s) AS run_to_s
+    -- the kept runs of seconds: before each hole (from the end of the one before), then after the last hole
+    SELECT
+        h.product_id,
+        coalesce(lag(h.hole_to_s) OVER (PARTITION BY h.product_id ORDER BY h.hole_from_s) + 1, s.from_s)
+            AS run_from_s,
+        h.hole_from_s - 1 AS run_to_s
+    FROM merged_holes AS h
+    JOIN scope AS s ON s.product_id = h.product_id
+    UNION ALL
+    SELECT s.product_id, coalesce(max(h.hole_to_s) + 1, s.from_s) AS run_from_s, s.to_s AS run_to_s
     FROM scope AS s
     LEFT JOIN merged_holes AS h ON h.product_id = s.product_id
     GROUP BY s.product_id, s.from_s, s.to_s
-    UNION ALL
-    SELECT
-        h.product_id,
-        h.hole_to_s + 1 AS run_from_s,
-        coalesce(lead(h.hole_from_s) OVER (PARTITION BY h.product_id ORDER BY h.hole_from_s) - 1, s.to_s) AS run_to_s
-    FROM merged_holes AS h
-    JOIN scope AS s ON s.product_id = h.product_id
 ),
 book AS (
     -- every accepted ticker event in the scope
