@@ -30,8 +30,8 @@ import click
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=SOURCE",
               help="Field mapping for converted captures (as glue import --map); repeatable.")
 @click.option("--memory-limit", default=None, metavar="SIZE",
-              help="DuckDB memory limit, e.g. 2GB (default 1GB for the in-memory warehouse, which spills to a "
-                   "temporary directory past it; DuckDB's default for --warehouse).")
+              help="DuckDB memory limit, e.g. 2GB (default for the in-memory warehouse: twice the archive's size, "
+                   "128 MB to 512 MB, spilling to a temporary directory past it; DuckDB's default for --warehouse).")
 @click.pass_obj
 def command(obj, raw, more_raw, out, warehouse, labels_out, no_labels, sql_version, lateness_s,
             chunk_records, keep_import, assume_tz, mappings, memory_limit) -> None:

@@ -108,6 +108,10 @@ class Warehouse:
 
             self._state_macros = sql_landing.has_state_macros(con)
         self._book: BookFold | None = BookFold(con) if has_book(con) else None  # level2 book (v4 on)
+        # SQL v5 on: a hole (a second one data gap covers whole) has no grid row, so replay's steps skip holes
+        self._sessions = bool(con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'int_grid_1s' AND column_name = 'session_start_s'"
+        ).fetchall()[0][0])
         # reason -> count: gaps that broke a valid book; late frames, bad levels and bad events always
         self.book_breaks: dict[str, int] = {}
         self._load_state()
@@ -327,16 +331,18 @@ class Warehouse:
         `max_rows` (replay): finalize only a prefix of the final seconds, about `max_rows` product-seconds
         from the lowest one, so one step's working memory is bounded by that, not by the span that became
         final (an archive's first landing can make days final at once); call again while `final_ranges()` is
-        not empty. Any prefix gives the same rows: a second depends only on data at or before it, and what
-        landed is fixed (the same property that makes any micro-batch cut equal). `return_rows=False` skips
-        reading the batch back (replay does not need it).
+        not empty. From SQL v5 the seconds of holes that every product in the step shares do not count (they
+        have no rows): a capture of short sessions weeks apart takes as many steps as its rows need, not one
+        per day of its calendar (each step has a fixed cost of about 0.1 s). Any prefix gives the same rows:
+        a second depends only on data at or before it, and what landed is fixed (the same property that makes
+        any micro-batch cut equal). `return_rows=False` skips reading the batch back (replay does not need it).
         """
         import pyarrow as pa
 
         ranges = self.final_ranges()
         if ranges and max_rows is not None:
             lo = min(a for a, _ in ranges.values())
-            cap = lo + max(1, max_rows // len(ranges)) - 1
+            cap = self._step_cap(lo, max(1, max_rows // len(ranges)), sorted(ranges))
             ranges = {p: (a, min(b, cap)) for p, (a, b) in ranges.items() if a <= cap}
         if not ranges:
             return self.empty_rows() if return_rows else None
@@ -383,6 +389,31 @@ class Warehouse:
         if self._book is not None:
             self._note_book_breaks(folded.breaks)
         return self.batch_rows(batch_id) if return_rows else None
+
+    def _step_cap(self, lo: int, budget: int, products: list[str]) -> int:
+        """The last second of a step from `lo` holding `budget` seconds that are not holes of every product."""
+        if not self._sessions:
+            return lo + budget - 1
+        holes: dict[str, list[tuple[int, int]]] = {p: [] for p in products}
+        for pid, a, b in self.con.execute(
+                "SELECT product_id, (eff_from_ns + 999999999) // 1000000000 + 1 AS a, to_ns // 1000000000 AS b "
+                "FROM stg_gaps WHERE list_contains(?, product_id) AND to_ns // 1000000000 >= ? ORDER BY a, b",
+                [products, lo]).fetchall():
+            if a <= b:
+                holes[pid].append((int(a), int(b)))
+        shared = _merge(holes[products[0]])
+        for pid in products[1:]:
+            shared = _intersect(shared, _merge(holes[pid]))
+        pos, left = lo, budget
+        for a, b in shared:
+            if b < pos:
+                continue
+            if a > pos:
+                if a - pos >= left:
+                    break
+                left -= a - pos
+            pos = b + 1
+        return pos + left - 1
 
     def _note_book_breaks(self, breaks: dict[str, int]) -> None:
         """Count and log the level2 books that became invalid (the grid falls back to the ticker's quote)."""
@@ -509,6 +540,31 @@ class Warehouse:
             raise WarehouseError("this SQL version has no regime-relative label", "use SQL v5 or later")
         self.con.execute("DELETE FROM cfg_label_k WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
         self.con.execute("INSERT INTO cfg_label_k VALUES (?, ?)", [product_id, float(k)])
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted closed integer intervals, overlapping or adjacent ones joined."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _intersect(x: list[tuple[int, int]], y: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The seconds in both merged interval lists, as merged intervals."""
+    out, i, j = [], 0, 0
+    while i < len(x) and j < len(y):
+        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if a <= b:
+            out.append((a, b))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -36,6 +36,7 @@ def test_the_memory_limit_follows_the_archive_size(tmp_path: Path) -> None:
     assert auto_memory_limit([small]) == f"{MIN_MEMORY_LIMIT_MB}MB"
     mid = tmp_path / "m.ndjson"
     with open(mid, "wb") as fh:
-        fh.truncate(300 * 2**20)  # sparse: 300 MB of archive
-    assert auto_memory_limit([str(mid)]) == "600MB"
-    assert auto_memory_limit([str(mid), str(mid), str(mid), str(tmp_path)]) == "1024MB"  # capped; a dir counts 0
+        fh.truncate(200 * 2**20)  # sparse: 200 MB of archive
+    assert auto_memory_limit([str(mid)]) == "400MB"
+    assert auto_memory_limit([str(mid)][:0]) == f"{MIN_MEMORY_LIMIT_MB}MB"
+    assert auto_memory_limit([str(mid), str(mid), str(mid), str(tmp_path)]) == "512MB"  # capped; a dir counts 0
