@@ -21,14 +21,12 @@ TEMPLATE = """# Model card: volatility-spike detector {sql_version}
 
 ## What it does
 Given the features of one product at one UTC second (`docs/contracts.md` section 5), it gives the
-probability that the **next 60 seconds** are a volatility spike: `sigma_future_bps` (population standard
-deviation of 1-second mid log returns over (t, t+60 s]) at or above **tau**, the {tau_q:.2f} quantile of
-`sigma_future_bps` in the training window, per product. An alert (`is_spike`) is raised when the
-probability is at least the threshold **{threshold:.4f}**, chosen on validation by maximum F1.
+probability that the **next 60 seconds** are a volatility spike: {label_text}. An alert (`is_spike`) is
+raised when the probability is at least the threshold **{threshold:.4f}**, chosen on validation by maximum F1.
 
 - Registered model: `{registered}` (model `{chosen}`), SQL version `{sql_version}` (fingerprint `{fingerprint}`).
 - Features ({n_features}): {features}.
-- tau (bps): {tau}.
+- Label (`model.label`): **{label}**{k_text}; tau (bps): {tau}.
 
 ## Data
 {data_source}. {rows:,} rows from {start} to {end} UTC ({unlabelled:,} without a label).
@@ -62,8 +60,8 @@ PR-AUC differences, model − baseline, with 95 % moving-block bootstrap interva
   training window) and histogram gradient boosting on the inputs; boosting is preferred only if it beats
   the logistic regression on validation PR-AUC by {margin}.
 - Champion: the ML pick only if it shows skill on validation (time-shift permutation test) and beats the
-  best baseline (persistence or HAR) on validation PR-AUC; otherwise the best baseline with its
-  calibrated probability. The champion is never a constant.
+  best baseline (persistence or HAR) on validation PR-AUC with the 90 % block-bootstrap interval of that
+  lift above 0; otherwise the best baseline with its calibrated probability. The champion is never a constant.
 - Every model is calibrated (sigmoid) on validation with the fitted model frozen; thresholds are chosen on
   validation; test is scored once.
 - Tests guard the leakage rules: embargo >= horizon, tau unchanged by test data, and a label-shuffle run
@@ -98,8 +96,20 @@ def write_model_card(result: Any, path: str | Path, command: str = "",
     chosen = result.models[result.chosen]
     split_rows = "\n".join(f"| {r.split} | {r.product_id} | {r.rows:,} | {r.positives:,} | {r.positive_rate:.4f} |"
                            for r in result.summary.itertuples(index=False) if r.split != "embargo")
+    label = getattr(result, "label", "assignment")
+    if label == "relative":
+        label_text = (f"`sigma_future_bps` (population standard deviation of 1-second mid log returns over "
+                      f"(t, t+60 s]) divided by `ref_vol_bps` (the RMS 1-second return over the trailing "
+                      f"{result.reference_s} s) at or above **k**, the {result.tau_quantile:.2f} quantile of that "
+                      f"ratio in the training window")
+        k_text = f", k = {result.k:.4f} (ratio, from the training window)"
+    else:
+        label_text = (f"`sigma_future_bps` (population standard deviation of 1-second mid log returns over "
+                      f"(t, t+60 s]) at or above **tau**, the {result.tau_quantile:.2f} quantile of "
+                      f"`sigma_future_bps` in the training window, per product")
+        k_text = ""
     text = TEMPLATE.format(
-        command=command or f"glue train --model-card {path}",
+        command=command or f"glue train --model-card {path}", label=label, label_text=label_text, k_text=k_text,
         tau_q=result.tau_quantile, tau_q_pct=100 * (1 - result.tau_quantile),
         threshold=chosen.threshold,
         registered=result.registered_version or "(not registered)", chosen=result.chosen,
