@@ -169,3 +169,23 @@ def test_missing_features_is_one_line_error(tmp_path):
     assert proc.returncode == 4
     assert proc.stderr.strip().splitlines()[-1].startswith("error: features not found")
     assert "Traceback" not in proc.stderr
+
+
+def test_relative_label_k_is_logged_to_mlflow_and_stored_beside_tau(tmp_path):
+    import mlflow
+
+    df = features_frame(3600)
+    df["n_ret_300s"] = np.where(df["rv_300s_bps"].notna(), 300, 0)  # the count a SQL v4 row carries
+    features = tmp_path / "features.parquet"
+    df.to_parquet(features, index=False)
+    settings = fast_settings(tmp_path, **{"model.label": "relative"})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        result = train(settings, features=str(features), report=False, families=(LOGREG,))
+    meta = json.loads((tmp_path / "artifacts" / "model.json").read_text())
+    assert meta["label"] == "relative" and meta["k"] == result.k and meta["tau_bps"]
+    mlflow.set_tracking_uri(settings.model.tracking_uri)
+    exp = mlflow.get_experiment_by_name(settings.model.experiment)
+    run = mlflow.search_runs([exp.experiment_id], output_format="list")[0]
+    assert run.data.params["label"] == "relative"
+    assert float(run.data.params["k"]) == pytest.approx(result.k, abs=1e-6)
