@@ -320,7 +320,7 @@ def main() -> None:
                 print(f"{rel}: {entry['fingerprint']}")
     except KeyError as exc:  # a version the manifest does not have
         raise SystemExit(f"error: SQL version {exc} is not in {resolve_sql_dir(args.sql_dir) / MANIFEST}. "
-                         "Add it under `versions` first (docs/warehouse.md, How to add SQL v5)") from None
+                         "Add it under `versions` first (docs/warehouse.md, How to add SQL v6)") from None
     except WarehouseError as exc:
         raise SystemExit(f"error: {exc}") from None
 

@@ -92,9 +92,33 @@ FROZEN: dict[str, dict[str, str]] = {
         "lbl_sigma_future_1s": "752e5db107a337d1", "lbl_labels_1s": "33671e9a29702170",
         "trn_training_1s": "84b65407a983bf1b", "exp_features": "42dfbff67b760faf",
     },
+    "v5": {
+        "raw_frames": "8dc5c0c363c308c0", "raw_ticker_items": "e8d58d8806636057",
+        "raw_trade_items": "a26e62a5870f1a3d", "raw_markers": "96698c57962092b2", "raw_offsets": "05a36a9915850bd8",
+        "ctl_meta": "8173f78acde69890", "ctl_products": "fb0c27f458138370", "ctl_finalize": "7c7365d34b769bfa",
+        "ctl_exports": "ef462c807088943f", "cfg_label_tau": "c59faf852cbfbc00", "cfg_label_k": "9232cd2ab9fe63fc",
+        "int_grid_1s": "ca0d42254c490415", "raw_landing_input": "50ae50c2a8ccc0d1",
+        "raw_landing_rows": "1e4540d0d765a203", "raw_landing_marks": "ff78a94cbc62aff8",
+        "raw_json_text": "97aba57df6d07280", "raw_json_scalar": "0c311c08d810d777",
+        "raw_json_decimal": "6afdb286dfd7a108", "raw_land_rows": "7dcc66ed2a265ae6",
+        "raw_land_marks": "1bfe8ed744a5409f", "raw_land_frames": "10ad2781d4de15ac",
+        "raw_land_markers": "f064ca44184b6895", "raw_land_ticker_items": "ed945657539cd0bc",
+        "raw_land_trade_items": "2239b91c3a25d530", "raw_land_products": "c9e11008c0d1e0c4",
+        "raw_land_counts": "8c4b23eafd2503a9", "stg_ticker_in": "18c188e426952ee5",
+        "stg_ticker": "7b2975462e368e23", "stg_top_of_book_in": "a3f167d6fadb3787",
+        "stg_top_of_book": "c570fcc9e0f5423c", "stg_trades_in": "93d19cef10b1e367",
+        "stg_trades": "65ac6bad902a24f0", "stg_gaps_in": "081cd90fa8d78eb9", "stg_gaps": "0eb7ddbdc12c09d2",
+        "int_book_levels": "cfe7de0f43ddc0f4", "int_book_state": "2b92b72fa1092c5f",
+        "int_book_1s_step": "551046bd39f403a5", "stg_book_gaps_in": "86ffc0d0ad0d9d9c",
+        "stg_book_events_in": "40e3095c7b7da0e9", "int_grid_1s_step": "7bcb0fd3b25ccf3d",
+        "feat_features_1s_in": "5f4ed673f06b3e07", "feat_features_1s": "0f6dfc004ba0684d",
+        "lbl_sigma_future_1s": "4df47275b5273b4c", "lbl_labels_1s": "33671e9a29702170",
+        "lbl_relative_1s": "7220811cbfdca9fe", "trn_training_1s": "81936fe72c4d528d",
+        "exp_features": "42dfbff67b760faf",
+    },
 }
 VERSION_FINGERPRINTS = {"v1": "b5aeea0d0cfe5157", "v2": "118b4cdbaa629361", "v3": "ded094877612a6cf",
-                        "v4": "2af3ddf9fa4e233f"}
+                        "v4": "2af3ddf9fa4e233f", "v5": "12392c55a352420e"}
 
 MANIFEST = read_manifest("sql")
 VERSIONS = tuple(MANIFEST["versions"])
@@ -174,7 +198,7 @@ def sql_copy(tmp_path: Path) -> Path:
 
 
 def test_a_new_version_takes_new_variants_and_leaves_released_ones_alone(sql_copy: Path) -> None:
-    # what docs/warehouse.md "How to add SQL v5" says to do: a variant beside the base, a draft version, --update
+    # what docs/warehouse.md "How to add SQL v6" says to do: a variant beside the base, a draft version, --update
     path = sql_copy / "manifest.yml"
     manifest = yaml.safe_load(path.read_text())
     last = list(manifest["versions"])[-1]
