@@ -106,9 +106,10 @@ def load_capture(path: Path, settings: Settings, tmp: Path) -> pd.DataFrame:
 def sessions(df: pd.DataFrame, gap_s: int = SESSION_GAP_S) -> np.ndarray:
     """Session number per row: a new session where the labelled seconds jump by more than 2 * gap_s.
 
-    The grid keeps rows through a data gap (flagged, unlabelled), so sessions are read off the labelled
-    rows (no label within a horizon of a gap); an unlabelled row belongs to the session of the next
-    labelled second.
+    Read off the labelled rows (no label within a horizon of a gap), so it works on every SQL version: up to
+    v4 the grid keeps rows through a hole (flagged, unlabelled), from v5 it has none there (its own
+    `session_start_at` also splits at short holes, which this rule keeps inside one block); an unlabelled
+    row belongs to the session of the next labelled second.
     """
     t = df["second_at"].to_numpy(dtype="datetime64[s]").astype(np.int64)
     lt = np.sort(t[df["sigma_future_bps"].notna().to_numpy()])
