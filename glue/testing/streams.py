@@ -47,7 +47,7 @@ def messy_stream(seed: int, n: int, start_ns: int = 1_767_225_600 * 10**9) -> li
 def holey_stream(seed: int, n: int, holes_s: tuple[int, ...] = (3, 7200, 30 * 86400)) -> list[Record]:
     """Messy streams of `n` records each, one more than `holes_s`, on connections of their own, each after
     the one before with a hole of that many seconds between them, marked by a data_gap marker per product
-    (as ingest writes after a reconnect; SQL v5 starts a session after it)."""
+    with reason "restart" (as ingest writes after a restart; SQL v5 starts a session after it)."""
     out: list[Record] = []
     start_ns = 1_767_225_600 * 10**9
     for k in range(len(holes_s) + 1):
@@ -55,7 +55,8 @@ def holey_stream(seed: int, n: int, holes_s: tuple[int, ...] = (3, 7200, 30 * 86
         if out:
             last_ns = max(event_ns(r) or 0 for r in out)
             first_ns = min(event_ns(r) or last_ns for r in part if r.frame)
-            out.append(fx.gap(["BTC-USD", "ETH-USD"], last_ns, first_ns - 1, conn=f"c{k}", iseq=len(out)))
+            for product in ("BTC-USD", "ETH-USD"):  # one marker per product, as keyed in Kafka
+                out.append(fx.gap([product], last_ns, first_ns - 1, conn=f"c{k}", iseq=len(out), reason="restart"))
         out.extend(part)
         if k < len(holes_s):
             # + 3 s: the next part's stamps jitter up to 2.5 s back (the hole is at least holes_s[k] long)

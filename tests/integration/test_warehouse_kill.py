@@ -18,7 +18,7 @@ import pytest
 
 from glue.config import FeatureSettings
 from glue.records import fanout_keys, read_archive
-from glue.testing.streams import messy_stream, one_shot
+from glue.testing.streams import holey_stream, messy_stream, one_shot
 from glue.warehouse import Warehouse
 
 CHILD = r'''
@@ -45,8 +45,11 @@ print("done")
 
 
 @pytest.mark.slow
-def test_kill_9_anywhere_then_restart_equals_one_shot(tmp_path: Path) -> None:
-    records = [r for r in messy_stream(21, 1500) if len(fanout_keys(r)) == 1]
+@pytest.mark.parametrize("stream", ["messy", "holes"])
+def test_kill_9_anywhere_then_restart_equals_one_shot(tmp_path: Path, stream: str) -> None:
+    # "holes": parts joined by holes of 3 s, 2 h and 30 days (SQL v5 sessions across kills and restarts)
+    source = messy_stream(21, 1500) if stream == "messy" else holey_stream(21, 400)
+    records = [r for r in source if len(fanout_keys(r)) == 1]
     archive = tmp_path / "a.ndjson"
     archive.write_text("".join(r.to_archive_line() + "\n" for r in records))
     path = tmp_path / "wh.duckdb"
