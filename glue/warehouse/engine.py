@@ -530,17 +530,19 @@ class Warehouse:
 
     def set_tau(self, tau_bps: float, product_id: str | None = None) -> None:
         """Supply tau (bps) for the label, per product or as the default (product_id None)."""
-        self.con.execute("DELETE FROM cfg_label_tau WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
-        self.con.execute("INSERT INTO cfg_label_tau VALUES (?, ?)", [product_id, float(tau_bps)])
+        self._set_threshold("cfg_label_tau", tau_bps, product_id)
 
     def set_k(self, k: float, product_id: str | None = None) -> None:
         """Supply k (a ratio) for the regime-relative label (SQL v5 on), per product or as the default."""
         tables = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'cfg_label_k'"
         if not self.con.execute(tables).fetchall()[0][0]:
             raise WarehouseError("this SQL version has no regime-relative label", "use SQL v5 or later")
-        self.con.execute("DELETE FROM cfg_label_k WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
-        self.con.execute("INSERT INTO cfg_label_k VALUES (?, ?)", [product_id, float(k)])
+        self._set_threshold("cfg_label_k", k, product_id)
 
+    def _set_threshold(self, table: str, value: float, product_id: str | None) -> None:
+        """One row per product (NULL = the default) of a label parameter table: replace it."""
+        self.con.execute(f"DELETE FROM {table} WHERE product_id IS NOT DISTINCT FROM ?", [product_id])
+        self.con.execute(f"INSERT INTO {table} VALUES (?, ?)", [product_id, float(value)])
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted closed integer intervals, overlapping or adjacent ones joined."""
