@@ -13,10 +13,11 @@ nearly everything). So each comparison is repeated on **what the model sees** (`
 model inputs (`glue.modeling.inputs.ModelInputs`, fitted on the reference side), thinned to one row per
 `THIN_S` seconds, tested with the population stability index (`INPUT_METHOD` = "psi", drift when PSI >=
 `INPUT_THRESHOLD` = 0.25, the conventional "significant shift"): a distance between binned
-distributions, not a test whose p-value shrinks with the (inflated) sample size. Beside it: the label
-rate at the model's tau and the model's alert rate on both sides (when a model is in
-`model.artifacts_dir`). Which drifts matter (`DriftSummary.matters`): a label rate that moved by more
-than `RATE_FACTOR` (tau no longer means the same: retrain, or alert on the regime-relative label); an
+distributions, not a test whose p-value shrinks with the (inflated) sample size. Beside it: the rate of
+the model's own label (tau for the assignment label, k and the trailing reference for the relative one)
+and the model's alert rate on both sides (when a model is in `model.artifacts_dir`). Which drifts matter
+(`DriftSummary.matters`): a label rate that moved by more than `RATE_FACTOR` (the threshold no longer
+means the same: retrain, or alert on the regime-relative label); an
 alert rate that moved by more than `RATE_FACTOR` (the alert volume an operator sees changed); input
 drift matters only with one of those; raw-column drift alone does not.
 """
@@ -149,17 +150,28 @@ def model_inputs_frame(reference: pd.DataFrame, current: pd.DataFrame,
     return frame(reference), frame(current), names
 
 
-def rates(reference: pd.DataFrame, current: pd.DataFrame, scorer) -> dict[str, dict[str, float]]:
-    """Label rate at the model's tau and the model's alert rate, per side."""
+def label_rate(df: pd.DataFrame, scorer) -> float:
+    """The rate of the scorer's own label over the rows that carry it: sigma_future >= tau (assignment), or
+    sigma_future / the trailing reference >= k (relative; rows with an incomplete reference carry none)."""
+    from glue.modeling.labels import RELATIVE, apply_k, relative_ratio
     from glue.modeling.tau import tau_for
 
+    if scorer.label == RELATIVE:
+        if scorer.k is None:
+            return float("nan")
+        ratio = relative_ratio(df, scorer.reference_s)
+        ratio = ratio[np.isfinite(ratio)]
+        return float(np.mean(apply_k(ratio, scorer.k))) if len(ratio) else float("nan")
+    sub = df[df["sigma_future_bps"].notna()]
+    tau = tau_for(scorer.tau_bps, sub["product_id"])
+    return float(np.mean(sub["sigma_future_bps"].to_numpy(dtype=float) >= tau)) if len(sub) else float("nan")
+
+
+def rates(reference: pd.DataFrame, current: pd.DataFrame, scorer) -> dict[str, dict[str, float]]:
+    """The label rate of the model's own label (tau or k) and the model's alert rate, per side."""
     out: dict[str, dict[str, float]] = {}
-    if "sigma_future_bps" in reference.columns and scorer.tau_bps:
-        def label_rate(df: pd.DataFrame) -> float:
-            sub = df[df["sigma_future_bps"].notna()]
-            tau = tau_for(scorer.tau_bps, sub["product_id"])
-            return float(np.mean(sub["sigma_future_bps"].to_numpy(dtype=float) >= tau)) if len(sub) else np.nan
-        out["label_rate"] = {"reference": label_rate(reference), "current": label_rate(current)}
+    if "sigma_future_bps" in reference.columns and (scorer.tau_bps or scorer.k is not None):
+        out["label_rate"] = {"reference": label_rate(reference, scorer), "current": label_rate(current, scorer)}
     out["alert_rate"] = {"reference": float(np.mean(scorer.predict(reference))),
                          "current": float(np.mean(scorer.predict(current)))}
     return out
@@ -174,8 +186,8 @@ def what_matters(summary: DriftSummary) -> list[str]:
             continue
         moved = (b > RATE_FACTOR * a or a > RATE_FACTOR * b) if min(a, b) > 0 else a != b
         if moved and key == "label_rate":
-            said.append(f"label rate {a:.3f} -> {b:.3f}: tau no longer means the same; retrain or alert on the "
-                        "regime-relative label.")
+            said.append(f"label rate {a:.3f} -> {b:.3f}: the label's threshold (tau or k) no longer means the "
+                        "same; retrain, or (assignment label) alert on the regime-relative one.")
         elif moved:
             said.append(f"alert rate {a:.3f} -> {b:.3f}: the alert volume changed; check the threshold.")
     if said and summary.drifted:

@@ -14,22 +14,32 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glue.config import Settings
+from glue.view.state import LabelRule
 
 log = logging.getLogger("glue.view")
 
 
-def label_thresholds(settings: Settings) -> dict[str, float]:
-    """tau_bps per product (and '*') from the model's model.json, or {} when there is none to read."""
+def label_rule(settings: Settings) -> LabelRule:
+    """The label of the model in `view.model` (or `model.artifacts_dir`) from its model.json: tau per
+    product for the assignment label, k and the reference for the relative one; no line without a model."""
+    from glue.modeling.labels import MIN_COVER, RELATIVE
+
     directory = Path(settings.view.model or settings.model.artifacts_dir)
     path = directory / "model.json"
     try:
-        tau = json.loads(path.read_text()).get("tau_bps") or {}
+        meta = json.loads(path.read_text())
+        tau = meta.get("tau_bps") or {}
     except (OSError, ValueError, AttributeError):
         log.info("view: no label threshold shown (no readable %s)", path)
-        return {}
+        return LabelRule()
     if isinstance(tau, int | float):
-        return {"*": float(tau)}
-    return {str(k): float(v) for k, v in tau.items() if isinstance(v, int | float)} if isinstance(tau, dict) else {}
+        tau = {"*": float(tau)}
+    taus = {str(k): float(v) for k, v in tau.items() if isinstance(v, int | float)} if isinstance(tau, dict) else {}
+    k = meta.get("k")
+    if meta.get("label") == RELATIVE:
+        return LabelRule(RELATIVE, taus, float(k) if isinstance(k, int | float) else None,
+                         int(meta.get("reference_s") or 600), MIN_COVER)
+    return LabelRule(tau_bps=taus, min_cover=MIN_COVER)
 
 
 def run_view(settings: Settings, *, on_listening: Callable[[str], None] | None = None,
@@ -49,7 +59,7 @@ def run_view(settings: Settings, *, on_listening: Callable[[str], None] | None =
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     stop = stop or threading.Event()
     state = ViewState(history_s=vs.history_s, stale_s=vs.stale_s, max_alerts=vs.max_alerts,
-                      tau_bps=label_thresholds(settings))
+                      label=label_rule(settings))
     lock = threading.Lock()
     reader = TopicReader(settings, state, lock, stop)
     view = ViewApp(settings, state, lock, reader, stop)

@@ -30,6 +30,40 @@ _TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"([^"]{10,40})"')
 _HEAD_BYTES = 512
 
 
+@dataclass(frozen=True)
+class LabelRule:
+    """What the model's probability is of, as a line on the volatility chart (from its model.json).
+
+    assignment: sigma_future >= tau[product], a flat line. relative: sigma_future >= k x the trailing
+    reference (the RMS 1-s return over `reference_s`: the feature row's `rv_<reference_s>s_bps` /
+    sqrt(`n_ret_<reference_s>s`), when at least `min_cover` of its returns are valid), a line that follows
+    the market. No model: no line.
+    """
+
+    label: str = "assignment"
+    tau_bps: dict[str, float] = field(default_factory=dict)
+    k: float | None = None
+    reference_s: int = 600
+    min_cover: float = 0.9
+
+    def limit(self, pid: str, row: dict[str, Any]) -> float | None:
+        """The label's threshold on sigma_future at this feature row, in bps (None when unknown)."""
+        if self.label != "relative":
+            return self.tau_bps.get(pid, self.tau_bps.get("*"))
+        ref, n = _num(row.get(f"rv_{self.reference_s}s_bps")), _num(row.get(f"n_ret_{self.reference_s}s"))
+        if self.k is None or ref is None or n is None or n < self.min_cover * self.reference_s or ref <= 0:
+            return None  # no relative label where the reference is incomplete (warm-up, after a gap)
+        return self.k * ref / n**0.5  # rv is sqrt(sum of squared 1-s returns): per second, sqrt(sum / n)
+
+    def text(self, pid: str) -> str:
+        """One line for the product card."""
+        if self.label == "relative":
+            return ("label: relative, sigma 60 s >= " + (f"{self.k:.2f}" if self.k is not None else "?")
+                    + f" x RMS of the last {self.reference_s} s")
+        tau = self.tau_bps.get(pid, self.tau_bps.get("*"))
+        return "label τ " + (f"{tau:.2f} bps" if tau is not None else "?")
+
+
 @dataclass
 class TopicHealth:
     """Newest row and recent arrivals of one topic, by the broker's message timestamps."""
@@ -73,11 +107,11 @@ class ViewState:
     """Series, alerts and health of everything the view has read (not thread-safe: one lock outside)."""
 
     def __init__(self, *, history_s: float = 600.0, stale_s: float = 5.0, max_alerts: int = 50,
-                 tau_bps: dict[str, float] | None = None, max_events: int = 50_000) -> None:
+                 label: LabelRule | None = None, max_events: int = 50_000) -> None:
         self.history_s = history_s
         self.stale_s = stale_s
         self.max_alerts = max_alerts
-        self.tau_bps = dict(tau_bps or {})
+        self.label = label or LabelRule()
         self.seq = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=max_events)
         self.products: list[str] = []
@@ -174,7 +208,7 @@ class ViewState:
                 self.featurize_lag.add((emitted - max(frames[1][lo:hi])) / 1e6)
         event = {"k": "f", "p": pid, "t": t_ns // 1_000_000, "mid": _num(row.get("mid_price")),
                  "v60": _num(row.get("vol_60s_bps")), "v300": _num(row.get("vol_300s_bps")),
-                 "sv": _text(row.get("sql_version"))}
+                 "lim": self.label.limit(pid, row), "sv": _text(row.get("sql_version"))}
         self.latest.setdefault(pid, {}).update(mid=event["mid"], v60=event["v60"], v300=event["v300"])
         self._emit(event)
 
@@ -223,7 +257,7 @@ class ViewState:
             "featurize_lag": self.featurize_lag.summary(),
             "score_latency": self.score_latency.summary(),
             "skipped": self.skipped,
-            "products": [{"p": p, "tau": self.tau_bps.get(p, self.tau_bps.get("*")), **self.latest.get(p, {})}
+            "products": [{"p": p, "label": self.label.text(p), **self.latest.get(p, {})}
                          for p in self.products],
             "stale_s": self.stale_s,
             "alerts": list(self.alerts),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from glue.view.state import ViewState
 
 NS = 1_000_000_000
@@ -88,13 +90,35 @@ def test_bad_records_are_counted_never_raised_and_feed_text_is_kept_as_data():
     assert [p["p"] for p in h["products"]] == [hostile]  # handed to the page as a string, drawn as text
 
 
-def test_label_thresholds_come_from_model_json(tmp_path):
+def test_label_rule_comes_from_model_json(tmp_path):
     from glue.config import Settings
-    from glue.view import label_thresholds
+    from glue.view import label_rule
 
     (tmp_path / "model.json").write_text(json.dumps({"tau_bps": {"*": 1.5, "BTC-USD": 2.0}}))
-    assert label_thresholds(Settings().replace({"view.model": str(tmp_path)})) == {"*": 1.5, "BTC-USD": 2.0}
-    assert label_thresholds(Settings().replace({"view.model": str(tmp_path / "none")})) == {}
+    rule = label_rule(Settings().replace({"view.model": str(tmp_path)}))
+    assert (rule.label, rule.tau_bps) == ("assignment", {"*": 1.5, "BTC-USD": 2.0})
+    assert rule.limit("BTC-USD", {}) == 2.0 and rule.limit("ETH-USD", {}) == 1.5
+    assert label_rule(Settings().replace({"view.model": str(tmp_path / "none")})).limit("BTC-USD", {}) is None
+    (tmp_path / "model.json").write_text(json.dumps({"tau_bps": {"*": 1.5}, "label": "relative", "k": 1.4,
+                                                     "reference_s": 600}))
+    rule = label_rule(Settings().replace({"view.model": str(tmp_path)}))
+    assert (rule.label, rule.k, rule.reference_s) == ("relative", 1.4, 600)
+    assert "1.40 x RMS of the last 600 s" in rule.text("BTC-USD")
+
+
+def test_relative_label_line_follows_the_reference_and_is_absent_while_it_is_incomplete():
+    from glue.view.state import LabelRule
+
+    s = ViewState(label=LabelRule("relative", {"*": 9.0}, k=1.5, reference_s=600, min_cover=0.9))
+    # rv_600s_bps is sqrt(sum of squared returns): the per-second reference is rv / sqrt(n)
+    for i, (rv, n) in enumerate([(2.0 * 600**0.5, 600), (4.0 * 540**0.5, 540), (4.0, 539), (0.0, 600)]):
+        s.add("features", b"BTC-USD", feature(f"2026-01-01T00:00:0{i + 1}Z", T0, rv_600s_bps=rv, n_ret_600s=n),
+              None, 0, T0)
+    events, _, _ = s.events_after(0)
+    lims = [e["lim"] for e in events if e["k"] == "f"]
+    assert lims[0] == pytest.approx(3.0) and lims[1] == pytest.approx(6.0)
+    assert lims[2:] == [None, None]  # incomplete reference, zero reference; tau is not the relative line
+    assert s.health(T0)["products"][0]["label"].startswith("label: relative")
 
 
 def test_metric_hooks_add_what_a_run_gained():

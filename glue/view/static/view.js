@@ -25,8 +25,8 @@
   }
 
   function newSeries(pid) {
-    return { pid, ft: [], mid: [], v60: [], v300: [], pt: [], prob: [], thr: null, mv: "", sv: "",
-             tau: null, alerts: [], card: null, charts: null, lastProb: null, lastMid: null, lastSpike: false };
+    return { pid, ft: [], mid: [], v60: [], v300: [], lim: [], pt: [], prob: [], thr: null, mv: "", sv: "",
+             label: "", alerts: [], card: null, charts: null, lastProb: null, lastMid: null, lastSpike: false };
   }
 
   function card(s) {
@@ -68,6 +68,7 @@
     if (!s) { s = newSeries(row.p); series.set(row.p, s); }
     if (row.k === "f") {
       s.ft.push(row.t); s.mid.push(row.mid); s.v60.push(row.v60); s.v300.push(row.v300);
+      s.lim.push(row.lim === undefined ? null : row.lim);  // the label's threshold on sigma at this second
       if (row.mid !== null) s.lastMid = row.mid;
       s.lastV60 = row.v60;
       if (row.sv) s.fsv = row.sv;
@@ -107,7 +108,7 @@
     c.classList.toggle("alerting", !!s.lastSpike);
     c.querySelector(".versions").textContent =
       "model " + (s.mv || "?") + " · SQL " + (s.sv || s.fsv || "?") + " · threshold " + fmt(s.thr, 3) +
-      " · label τ " + (s.tau === null || s.tau === undefined ? "?" : fmt(s.tau, 2) + " bps");
+      " · " + (s.label || "label τ ?");
   }
 
   function drawCharts(s) {
@@ -124,8 +125,9 @@
       { x: s.ft, y: s.v300, type: "scatter", mode: "lines", name: "vol 300 s", line: { color: "#a371f7", width: 1.5 } },
       { x: s.ft, y: s.v60, type: "scatter", mode: "lines", name: "vol 60 s", line: { color: "#d29922", width: 1.5 } },
     ];
-    if (s.tau !== null && s.tau !== undefined && x1) {
-      vol.push({ x: [x0, x1], y: [s.tau, s.tau], type: "scatter", mode: "lines", name: "label τ",
+    if (s.lim.some((v) => v !== null)) {
+      // flat at tau (assignment label) or k x the trailing reference (relative label): it moves with the market
+      vol.push({ x: s.ft, y: s.lim, type: "scatter", mode: "lines", name: "label threshold",
                  line: { color: "#f85149", width: 1, dash: "dash" } });
     }
     const prob = [
@@ -168,7 +170,7 @@
     for (const p of h.products) {
       let s = series.get(p.p);
       if (!s) { s = newSeries(p.p); series.set(p.p, s); dirty.add(p.p); }
-      if (s.tau !== p.tau) { s.tau = p.tau; dirty.add(p.p); }
+      if (s.label !== p.label) { s.label = p.label; dirty.add(p.p); }
     }
     const body = document.querySelector("#alerts tbody");
     const rows = h.alerts.slice().sort((a, b) => b.t - a.t || (a.p < b.p ? -1 : 1));  // newest first
@@ -195,7 +197,7 @@
     for (const pid of dirty) {
       const s = series.get(pid);
       const newest = Math.max(s.ft.length ? s.ft[s.ft.length - 1] : 0, s.pt.length ? s.pt[s.pt.length - 1] : 0);
-      trimFront(s.ft, [s.mid, s.v60, s.v300], newest - historyMs);
+      trimFront(s.ft, [s.mid, s.v60, s.v300, s.lim], newest - historyMs);
       trimFront(s.pt, [s.prob], newest - historyMs);
       s.alerts = s.alerts.filter((a) => a.t >= newest - historyMs);
       drawText(s);                     // the figures: cheap, on every message
