@@ -193,6 +193,11 @@ def test_probability_and_price_change_as_rows_arrive(page, stack):
         c[p]["price"] != before[p]["price"] for p in PRODUCTS) and any(
         c[p]["prob"] != before[p]["prob"] for p in PRODUCTS) and c, 60, "a price and a probability to change", stack)
     assert after != before
+    # the model's label drawn on the volatility chart: flat at its tau (assignment model), named on the card
+    line = page.evaluate("""() => { const c = document.querySelector('.card');
+        const t = c.querySelector('.chart-vol').data.find(d => d.name === 'label threshold');
+        return {y: t ? [...new Set(t.y)] : null, text: c.querySelector('.versions').textContent}; }""")
+    assert line["y"] == [1.0] and "label τ 1.00 bps" in line["text"]
     assert page.console_errors == []
 
 
