@@ -42,7 +42,7 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
       glue train --from-warehouse warehouse.duckdb --sql-version v4 --model-card docs/model_card_v4.md
       mlflow ui --backend-store-uri sqlite:///mlflow.db    # then open #/experiments/<id>/runs
     """
-    from glue.modeling.training import HGB, LOGREG, train
+    from glue.modeling.training import HGB, ML_MODELS, train
 
     settings = obj.settings(model__artifacts_dir=artifacts, model__tracking_uri=tracking_uri,
                             model__experiment=experiment, model__seed=seed, model__tau_quantile=tau_quantile,
@@ -52,9 +52,10 @@ def command(obj, features, labels, warehouse, sql_version, artifacts, tracking_u
                             features__sql_version=sql_version)
     if not warehouse and not features:
         features = settings.features.parquet
+    families = tuple(f for f in ML_MODELS if not (no_hgb and f == HGB))
     result = train(settings, features=features, warehouse=warehouse, labels=labels,
                    sql_version=settings.features.sql_version,
-                   log_mlflow=not no_mlflow, model_card=model_card, families=(LOGREG,) if no_hgb else (LOGREG, HGB))
+                   log_mlflow=not no_mlflow, model_card=model_card, families=families)
     click.echo(summary_text(result))
 
 

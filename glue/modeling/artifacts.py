@@ -20,7 +20,7 @@ MODEL_FILE = "model.skops"
 META_FILE = "model.json"
 # skops refuses types it does not know; these are the scikit-learn internals our models are made of, and
 # the project's own input transform (plain data: column names and a recipe of tuples).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.", "glue.modeling.inputs.")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.", "glue.modeling.inputs.", "glue.modeling.forecast.")
 
 
 def to_jsonable(value: Any) -> Any:

@@ -39,8 +39,9 @@ from glue.modeling import data as mdata
 from glue.modeling import labels
 from glue.modeling.evaluation import average_precision, block_bootstrap
 from glue.modeling.fitting import choose_model, fit_models
+from glue.modeling.forecast import label_threshold_bps
 from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
-from glue.modeling.results import CARD_BEGIN, CARD_END, HAR, HGB, LOGREG, PERSISTENCE
+from glue.modeling.results import CARD_BEGIN, CARD_END, FORECAST, HAR, HGB, LOGREG, ML_MODELS, PERSISTENCE
 from glue.modeling.splits import TEST, TRAIN, VAL
 from glue.modeling.tau import apply_label, fit_tau
 
@@ -50,7 +51,7 @@ LONG_CAPTURE_S = 7200
 LONG_BLOCKS = 3
 SESSION_GAP_S = 60
 VAL_FRAC = 0.25
-SHOWN = ("chosen", HAR, PERSISTENCE, LOGREG, HGB)
+SHOWN = ("chosen", HAR, PERSISTENCE, LOGREG, HGB, FORECAST)
 RATIO = labels.RATIO  # bookkeeping column: never a feature (data.LABEL_COLUMNS)
 
 
@@ -227,7 +228,7 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
         train_names = fold_training(name, all_groups)
         fit, val = split_train_val([all_groups[g] for g in train_names], max(settings.model.embargo_s, horizon))
         try:
-            (fit_l, val_l, test_l), (y_fit, y_val, y_test), _ = _labels(label, fit, [val, test], settings, ref_s)
+            (fit_l, val_l, test_l), (y_fit, y_val, y_test), thr = _labels(label, fit, [val, test], settings, ref_s)
             if len(test_l) == 0:
                 raise DataError("no labelled rows in the test capture", "")
             # a test capture with one class stays in: its per-fold PR-AUC is undefined (n/a), but its
@@ -235,13 +236,21 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
             data = pd.concat([fit_l, val_l, test_l], ignore_index=True)
             part = np.array([TRAIN] * len(fit_l) + [VAL] * len(val_l) + [TEST] * len(test_l), dtype=object)
             y = np.concatenate([y_fit, y_val, y_test])
-            models = fit_models(data, part, y, columns, settings, {}, select=False)
+            try:
+                thresholds = label_threshold_bps(label, thr, thr.get("k"), ref_s, data["product_id"].tolist(),
+                                                 mdata.feature_matrix(data, columns), columns)
+            except DataError as exc:  # the relative label on features without the reference window
+                log.info("evaluate %s: forecast model not fitted: %s", label, exc)
+                thresholds = None
+            models = fit_models(data, part, y, columns, settings, {}, select=False, threshold_bps=thresholds)
         except DataError as exc:
             log.warning("evaluate %s: fold %s skipped: %s", label, name, exc)
             folds.append(Fold(name=name, test=name, skipped=str(exc).split(" — ")[0].split(" (use")[0]))
             continue
         chosen = choose_model(models)
-        scores = {"chosen": models[chosen].p_test, **{k: models[k].p_test for k in (HAR, PERSISTENCE, LOGREG, HGB)}}
+        nan = np.full(len(y_test), np.nan)
+        scores = {"chosen": models[chosen].p_test,
+                  **{k: models[k].p_test if k in models else nan for k in (HAR, PERSISTENCE, *ML_MODELS)}}
         t = test_l["second_at"].to_numpy(dtype="datetime64[us]")
         fold = _score_fold(name, y_test, scores, t, settings, budget, level, n_boot, chosen)
         log.info("evaluate %s: %s: %d rows, positive rate %.3f, chosen %s, PR-AUC %s", label, name, fold.rows,
@@ -272,11 +281,11 @@ def markdown_table(ev: LabelEval, budget: float, level: float) -> str:
     pct = f"{100 * budget:g} %"
     lv = f"{100 * level:g} %"
     lines = [f"| fold (test) | rows | pos. rate | chosen | PR-AUC chosen | HAR | persistence | logreg | hgb | "
-             f"prec@{pct} chosen | HAR | persistence | lift vs HAR [{lv}] | lift vs persistence [{lv}] |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             f"forecast | prec@{pct} chosen | HAR | persistence | lift vs HAR [{lv}] | lift vs persistence [{lv}] |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for f in [*ev.folds, ev.pooled]:
         if f.skipped:
-            lines.append(f"| {f.name} | | | skipped: {f.skipped} | | | | | | | | | | |")
+            lines.append(f"| {f.name} | | | skipped: {f.skipped} | | | | | | | | | | | |")
             continue
 
         def lift(base: str, f: Fold = f) -> str:
@@ -289,6 +298,7 @@ def markdown_table(ev: LabelEval, budget: float, level: float) -> str:
         name = f"**{f.name}**" if f.name == "pooled" else f.name
         lines.append(f"| {name} | {f.rows:,} | {f.positive_rate:.3f} | {f.chosen} | {pr['chosen']:.3f} | "
                      f"{pr[HAR]:.3f} | {pr[PERSISTENCE]:.3f} | {pr[LOGREG]:.3f} | {pr[HGB]:.3f} | "
+                     f"{pr[FORECAST]:.3f} | "
                      f"{pb['chosen']:.3f} | {pb[HAR]:.3f} | {pb[PERSISTENCE]:.3f} | {lift(HAR)} | "
                      f"{lift(PERSISTENCE)} |")
     return "\n".join(lines)
@@ -311,7 +321,7 @@ def verdict_lines(ev: LabelEval, level: float) -> list[str]:
             out.append(f"  Lift over {base} {b['estimate']:+.3f}, {lv} interval [{b['ci_low']:+.3f}, "
                        f"{b['ci_high']:+.3f}] {word} {base}.")
     chosen = [f.chosen for f in ev.folds if not f.skipped]
-    ml = sum(c in (LOGREG, HGB) for c in chosen)
+    ml = sum(c in ML_MODELS for c in chosen)
     out.append(f"  Champion per fold: {ml} of {len(chosen)} folds chose an ML model "
                f"({', '.join(f'{f.name}: {f.chosen}' for f in ev.folds if not f.skipped)}).")
     return out

@@ -20,13 +20,16 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import estimators as est
 from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics, skill_p_value
+from glue.modeling.forecast import FORECAST_GROUPS, VolatilityForecast, label_threshold_bps
 from glue.modeling.labels import RATIO, RELATIVE, apply_k, apply_threshold, fit_threshold, has_label, with_ratio
 from glue.modeling.results import (
     BASELINES,
+    FORECAST,
     HAR,
     HGB,
     HGB_MARGIN,
     LOGREG,
+    ML_MODELS,
     PERSISTENCE,
     REGISTRABLE_BASELINES,
     SKILL_ALPHA,
@@ -183,18 +186,25 @@ def _params_key(params: dict) -> str:
 
 def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: list[str], settings: Settings,
                timings: dict[str, float], shuffle_train_labels: bool = False,
-               families: tuple[str, ...] = (LOGREG, HGB), select: bool = True) -> dict[str, ModelResult]:
-    """Baselines (persistence, HAR, z-score) and the ML families, fitted on train, calibrated on validation."""
+               families: tuple[str, ...] = ML_MODELS, select: bool = True,
+               threshold_bps: np.ndarray | None = None) -> dict[str, ModelResult]:
+    """Baselines (persistence, HAR, z-score) and the ML families, fitted on train, calibrated on validation.
+
+    `threshold_bps` is each row's label threshold (`forecast.label_threshold_bps`); without it the
+    forecast family is not fitted."""
     m = settings.model
     tr, va, te = part == TRAIN, part == VAL, part == TEST
     train, val, test = data[tr], data[va], data[te]
     X = mdata.feature_matrix(data, columns)
     X_tr, X_va, X_te = X[tr], X[va], X[te]
     y_tr, y_va = y[tr].copy(), y[va].copy()
+    sigma_tr = data["sigma_future_bps"].to_numpy(dtype=float)[tr]
     if shuffle_train_labels:
         # Leakage guard used by the tests: with labels permuted, no honest model can beat the positive rate.
+        # The forecast model's continuous target is permuted with the labels (same rows).
         rng = np.random.default_rng(m.seed)
-        y_tr, y_va = rng.permutation(y_tr), rng.permutation(y_va)
+        perm_tr, perm_va = rng.permutation(len(y_tr)), rng.permutation(len(y_va))
+        y_tr, y_va, sigma_tr = y_tr[perm_tr], y_va[perm_va], sigma_tr[perm_tr]
     if len(y_tr) < MIN_TRAIN_ROWS:
         raise DataError(f"only {len(y_tr):,} labelled seconds in the training window (need {MIN_TRAIN_ROWS:,})",
                         "use a longer capture (at least about 15 minutes of data)")
@@ -221,6 +231,24 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
 
     folds = walk_forward_folds(train["second_at"], m.walk_forward_folds, m.embargo_s) if select else []
     for family in families:
+        if family == FORECAST:
+            if threshold_bps is None:
+                log.info("train: forecast model not fitted (no label threshold per row)")
+                continue
+            with Step(timings, f"fit {family}", len(train)):
+                Xf = np.column_stack([X, threshold_bps])
+                forecast = VolatilityForecast(columns, FORECAST_GROUPS)
+                try:
+                    forecast.fit(Xf[tr], y_tr, sigma_future_bps=sigma_tr)
+                except ValueError as exc:
+                    raise DataError(f"forecast cannot be fitted on these {len(y_tr):,} rows "
+                                    f"({str(exc).splitlines()[0]})", "use more data") from exc
+                calibrated = est.calibrate(forecast, Xf[va], y_va)
+            results[family] = ModelResult(family, "ml", calibrated, {"inputs": list(forecast.inputs_.names_)},
+                                          calibrated.predict_proba(Xf[va])[:, 1],
+                                          calibrated.predict_proba(Xf[te])[:, 1],
+                                          p_test_ungated=forecast.predict_proba(Xf[te])[:, 1])
+            continue
         grid = est.LOGREG_GRID if family == LOGREG else est.HGB_GRID
         with Step(timings, f"select {family}", len(train) * len(grid) * max(1, len(folds))):
             best, scores = _select(family, grid, train, X_tr, settings, folds, columns) if folds else (grid[0], {})
@@ -295,12 +323,15 @@ def best_baseline(models: dict[str, ModelResult]) -> str:
 
 
 def best_ml(models: dict[str, ModelResult]) -> str | None:
-    """LOGREG, or HGB when it beats LOGREG on validation PR-AUC by HGB_MARGIN; None without ML models."""
-    if LOGREG not in models:
-        return HGB if HGB in models else None
-    if HGB in models and models[HGB].val["pr_auc"] > models[LOGREG].val["pr_auc"] + HGB_MARGIN:
-        return HGB
-    return LOGREG
+    """The ML model with the best validation PR-AUC (HGB only when it leads by HGB_MARGIN); None without."""
+    names = [n for n in ML_MODELS if n in models]
+    if not names:
+        return None
+
+    def score(n: str) -> float:
+        return float(np.nan_to_num(models[n].val["pr_auc"], nan=-1.0)) - (HGB_MARGIN if n == HGB else 0.0)
+
+    return max(names, key=lambda n: (score(n), -names.index(n)))
 
 
 def beats_baseline(r: ModelResult) -> bool:
@@ -363,8 +394,21 @@ def verdict(result: TrainResult) -> str:
     return " ".join(lines)
 
 
+def row_thresholds(data: pd.DataFrame, columns: list[str], settings: Settings, tau: dict[str, float],
+                   k: float | None) -> np.ndarray | None:
+    """Each row's label threshold in bps (the forecast model's extra input), or None (said) when the
+    features cannot give it (the relative label on a SQL version without the reference window)."""
+    m = settings.model
+    try:
+        return label_threshold_bps(m.label, tau, k, m.reference_s, data["product_id"].tolist(),
+                                   mdata.feature_matrix(data, columns), columns)
+    except DataError as exc:
+        log.info("train: forecast model not fitted: %s", exc)
+        return None
+
+
 def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: bool = False,
-                 families: tuple[str, ...] = (LOGREG, HGB)) -> TrainResult:
+                 families: tuple[str, ...] = ML_MODELS) -> TrainResult:
     """The computation only (no files, no MLflow): split, fit, evaluate, bootstrap."""
     m = settings.model
     timings: dict[str, float] = {}
@@ -379,10 +423,12 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
     log.info("train: label %s; tau (q=%.2f, from train only) %s%s", m.label, m.tau_quantile,
              ", ".join(f"{p}={v:.4f} bps" for p, v in sorted(tau.items())),
              f"; k (ratio to the trailing {m.reference_s} s reference, from train only) {k:.4f}" if k else "")
-    models = fit_models(data, part, y, columns, settings, timings, shuffle_train_labels, families)
+    thresholds = row_thresholds(data, columns, settings, tau, k)
+    models = fit_models(data, part, y, columns, settings, timings, shuffle_train_labels, families,
+                        threshold_bps=thresholds)
     te = part == TEST
     y_te = y[te]
-    pairs = [(name, base) for name in (LOGREG, HGB) if name in models for base in (HAR, PERSISTENCE, ZSCORE)]
+    pairs = [(name, base) for name in ML_MODELS if name in models for base in (HAR, PERSISTENCE, ZSCORE)]
     scores = {k: v.p_test for k, v in models.items()}
     with Step(timings, "bootstrap", int(te.sum()) * m.bootstrap_samples):
         boot = block_bootstrap(y_te, scores,
@@ -406,7 +452,8 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
         coefficients=coef, data_range=(str(df["second_at"].min()), str(df["second_at"].max())),
         rows_total=len(df), rows_unlabelled=n_unlabelled, seed=m.seed, tau_quantile=m.tau_quantile,
         timings_s=timings, bootstrap_block_s=m.bootstrap_block_s,
-        example_rows=pd.DataFrame(mdata.feature_matrix(data[te].head(5), columns), columns=columns))
+        example_rows=pd.DataFrame(mdata.feature_matrix(data[te].head(5), columns), columns=columns),
+        example_thresholds=None if thresholds is None else thresholds[te][:5])
     result.verdict = verdict(result)
     log.info("train: %s", result.verdict)
     return result

@@ -18,7 +18,9 @@ import pandas as pd
 from glue.modeling.data import TRAINING_VIEW
 
 PERSISTENCE, HAR, ZSCORE, LOGREG, HGB = "baseline_persistence", "baseline_har", "baseline_zscore", "logreg", "hgb"
+FORECAST = "forecast"  # glue.modeling.forecast: P(sigma_future >= threshold) from a forecast of sigma_future
 BASELINES = (PERSISTENCE, HAR, ZSCORE)
+ML_MODELS = (LOGREG, HGB, FORECAST)
 # The baselines that can be registered (scikit-learn pipelines); the z-score rule is reported only.
 REGISTRABLE_BASELINES = (PERSISTENCE, HAR)
 # HGB must beat the logistic regression on validation PR-AUC by this much to be chosen: a small
@@ -98,6 +100,8 @@ class TrainResult:
     verdict: str = ""
     bootstrap_block_s: int = 300
     example_rows: pd.DataFrame | None = None  # a few test rows' features (MLflow input example)
+    # the label threshold (bps) of those rows: the forecast model's extra input (glue.modeling.forecast)
+    example_thresholds: np.ndarray | None = None
 
     def metrics_json(self) -> dict[str, Any]:
         """The deterministic metrics document (no timestamps, no run ids)."""
@@ -145,6 +149,9 @@ def model_meta(result: TrainResult, model_version: str) -> dict[str, Any]:
         "sql_fingerprint": result.sql_fingerprint,
         "model_version": model_version,
         "model_name": result.chosen,
+        # the model reads the label threshold of each row (tau of its product, or k x its reference) as
+        # one more input after the feature columns: the Scorer appends it (glue.modeling.forecast)
+        "threshold_input": result.chosen == FORECAST,
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "metrics": {"test": chosen.test, "val": chosen.val},
         "data_start_at": result.data_range[0],

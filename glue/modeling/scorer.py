@@ -37,29 +37,41 @@ class Scorer:
     label: str = "assignment"  # what a probability is of: sigma_future >= tau, or ratio to the reference >= k
     k: float | None = None
     reference_s: int = 600
+    threshold_input: bool = False  # the model reads each row's label threshold after the features (forecast)
 
     @property
     def metadata(self) -> dict[str, Any]:
         return {"feature_columns": self.feature_columns, "threshold": self.threshold, "tau_bps": self.tau_bps,
                 "sql_version": self.sql_version, "sql_fingerprint": self.sql_fingerprint,
                 "model_version": self.model_version, "trained_at": self.trained_at, "metrics": self.metrics,
-                "label": self.label, "k": self.k, "reference_s": self.reference_s}
+                "label": self.label, "k": self.k, "reference_s": self.reference_s,
+                "threshold_input": self.threshold_input}
 
     def matrix(self, df: Any) -> np.ndarray:
         from glue.modeling.data import feature_matrix
 
         return feature_matrix(df, self.feature_columns)
 
-    def score_matrix(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities for a float64 matrix whose columns are `feature_columns` in order."""
+    def score_matrix(self, X: np.ndarray, products: list[str] | None = None) -> np.ndarray:
+        """Probabilities for a float64 matrix whose columns are `feature_columns` in order.
+
+        `products` (one per row) give the assignment label's tau per product to a model that reads the
+        label threshold (`threshold_input`); without them the pooled tau is used."""
         if X.ndim != 2 or X.shape[1] != len(self.feature_columns):
             raise ModelError(f"expected {len(self.feature_columns)} feature columns, got shape {X.shape}",
                              "pass the model's feature_columns in order")
+        if self.threshold_input:
+            from glue.modeling.forecast import label_threshold_bps
+
+            thr = label_threshold_bps(self.label, self.tau_bps, self.k, self.reference_s, products, X,
+                                      self.feature_columns)
+            X = np.column_stack([X, thr])
         return self.model.predict_proba(X)[:, 1]
 
     def score(self, df: Any) -> np.ndarray:
         """Probability of a volatility spike for each row of a DataFrame holding the feature columns."""
-        return self.score_matrix(self.matrix(df))
+        products = df["product_id"].astype(str).tolist() if "product_id" in getattr(df, "columns", ()) else None
+        return self.score_matrix(self.matrix(df), products)
 
     def predict(self, df: Any) -> np.ndarray:
         """is_spike per row: probability >= the threshold chosen on validation."""
@@ -75,7 +87,8 @@ def _from_meta(model: Any, meta: dict[str, Any], source: str, model_version: str
                       trained_at=meta.get("trained_at", ""), metrics=meta.get("metrics", {}), source=source,
                       label=str(meta.get("label") or "assignment"),
                       k=float(meta["k"]) if meta.get("k") is not None else None,
-                      reference_s=int(meta.get("reference_s") or 600))
+                      reference_s=int(meta.get("reference_s") or 600),
+                      threshold_input=bool(meta.get("threshold_input", False)))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model metadata from {source} is incomplete ({exc})", "retrain with `glue train`") from exc
 

@@ -114,10 +114,17 @@ def _log_model(result, name, r, settings, trusted_types, infer_signature, model_
 
     from glue.modeling.artifacts import to_jsonable
     from glue.modeling.data import feature_matrix
+    from glue.modeling.forecast import THRESHOLD_COLUMN
+    from glue.modeling.results import FORECAST
 
     # The input example: the first test rows' features, as float64 (what the model sees).
     sample = result.example_rows
-    proba = r.estimator.predict_proba(feature_matrix(sample, result.feature_columns))[:, 1]
+    X = feature_matrix(sample, result.feature_columns)
+    if name == FORECAST and result.example_thresholds is not None:
+        # the forecast model reads each row's label threshold after the features (glue.modeling.forecast)
+        sample = sample.assign(**{THRESHOLD_COLUMN: result.example_thresholds})
+        X = np.column_stack([X, result.example_thresholds])
+    proba = r.estimator.predict_proba(X)[:, 1]
     signature = infer_signature(sample, proba)
     register = name == result.chosen
     with warnings.catch_warnings():

@@ -20,8 +20,10 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling.fitting import Step, prepare, run_training
 from glue.modeling.results import (
+    FORECAST,
     HGB,
     LOGREG,
+    ML_MODELS,
     PERSISTENCE,
     TRAIN_REPORT,
     TRAINING_VIEW_NAME,
@@ -31,8 +33,8 @@ from glue.modeling.results import (
     predictions_frame,
 )
 
-__all__ = ["HGB", "LOGREG", "PERSISTENCE", "ZSCORE", "TrainResult", "load_frame", "prepare", "run_training",
-           "train"]
+__all__ = ["FORECAST", "HGB", "LOGREG", "ML_MODELS", "PERSISTENCE", "ZSCORE", "TrainResult", "load_frame", "prepare",
+           "run_training", "train"]
 
 log = logging.getLogger("glue.train")
 
@@ -57,7 +59,7 @@ def load_frame(features: str | None, warehouse: str | None, sql_version: str,
 
 def train(settings: Settings, features: str | None = None, warehouse: str | None = None, sql_version: str = "",
           *, labels: str | None = None, log_mlflow: bool = True, report: bool = True, model_card: str | None = None,
-          shuffle_train_labels: bool = False, families: tuple[str, ...] = (LOGREG, HGB)) -> TrainResult:
+          shuffle_train_labels: bool = False, families: tuple[str, ...] = ML_MODELS) -> TrainResult:
     """The training job behind `glue train` and `models/train.py`."""
     t0 = time.perf_counter()
     m = settings.model

@@ -78,7 +78,7 @@ def score_rows(scorer: Any, rows: list[dict[str, Any]], info: ModelInfo) -> list
     )
     try:
         if hasattr(scorer, "score_matrix"):  # skips building a DataFrame on the hot path
-            probabilities = scorer.score_matrix(matrix)
+            probabilities = scorer.score_matrix(matrix, [str(r["product_id"]) for r in rows])
         else:
             import pandas as pd
 

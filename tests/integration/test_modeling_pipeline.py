@@ -115,14 +115,16 @@ def test_report_pdf_and_model_card(trained):
     assert f"{result.models[LOGREG].test['pr_auc']:.3f}" in card
 
 
-def test_label_shuffle_collapses_to_the_positive_rate():
+@pytest.mark.parametrize("family", [LOGREG, "forecast"])
+def test_label_shuffle_collapses_to_the_positive_rate(family):
+    # the forecast model learns sigma_future, not the label: the guard permutes both (same rows)
     df = features_frame(2 * 3600, seed=11)
     settings = fast_settings()
-    real = run_training(df, settings, families=(LOGREG,))
-    shuffled = run_training(df, settings, shuffle_train_labels=True, families=(LOGREG,))
-    m = shuffled.models[LOGREG].test
+    real = run_training(df, settings, families=(family,))
+    shuffled = run_training(df, settings, shuffle_train_labels=True, families=(family,))
+    m = shuffled.models[family].test
     assert abs(m["pr_auc"] - m["positive_rate"]) < 0.05
-    r = real.models[LOGREG].test
+    r = real.models[family].test
     assert r["positive_rate"] == m["positive_rate"]  # same test labels: only train/val labels were permuted
     assert r["pr_auc"] - r["positive_rate"] > 0.05
 

@@ -150,6 +150,20 @@ def test_ml_is_champion_only_when_its_validation_lift_interval_is_above_zero(lif
     assert choose_model(models) == "baseline_har"  # no interval computed: no evidence, no ML champion
 
 
+def test_the_ml_pick_is_the_best_on_validation_and_hgb_must_lead_by_its_margin():
+    from glue.modeling.fitting import best_ml
+    from glue.modeling.results import HGB_MARGIN
+
+    models = {"logreg": _result("logreg", "ml", 0.30), "hgb": _result("hgb", "ml", 0.30 + HGB_MARGIN / 2),
+              "forecast": _result("forecast", "ml", 0.29)}
+    assert best_ml(models) == "logreg"
+    models["forecast"].val = {"pr_auc": 0.31}
+    assert best_ml(models) == "forecast"
+    models["hgb"].val = {"pr_auc": 0.31 + 2 * HGB_MARGIN}
+    assert best_ml(models) == "hgb"
+    assert best_ml({"baseline_har": _result("baseline_har", "baseline", 0.5)}) is None
+
+
 def test_validation_lift_reads_validation_only(tmp_path):
     from glue.modeling.fitting import run_training
 
