@@ -123,7 +123,11 @@ def test_label_shuffle_collapses_to_the_positive_rate(family):
     real = run_training(df, settings, families=(family,))
     shuffled = run_training(df, settings, shuffle_train_labels=True, families=(family,))
     m = shuffled.models[family].test
-    assert abs(m["pr_auc"] - m["positive_rate"]) < 0.05
+    assert m["pr_auc"] - m["positive_rate"] < 0.05  # nothing learnt from the future beats the base rate
+    if family == LOGREG:
+        assert abs(m["pr_auc"] - m["positive_rate"]) < 0.05
+    # (the forecast still reads each product's tau, fitted on train: it can rank a product whose test
+    # regime moved below the base rate, never above it by learning the shuffled target)
     r = real.models[family].test
     assert r["positive_rate"] == m["positive_rate"]  # same test labels: only train/val labels were permuted
     assert r["pr_auc"] - r["positive_rate"] > 0.05
