@@ -65,6 +65,8 @@ class Fold:
     pr_auc: dict[str, float] = field(default_factory=dict)
     precision_at_budget: dict[str, float] = field(default_factory=dict)
     lift: dict[str, dict[str, float]] = field(default_factory=dict)  # vs HAR / persistence
+    # each ML model's own lift over HAR / persistence ({model: {baseline: stats}}), whether chosen or not
+    ml_lift: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     skipped: str = ""
 
 
@@ -199,15 +201,17 @@ def _score_fold(name: str, y: np.ndarray, scores: dict[str, np.ndarray], second_
         fold.pr_auc[key] = average_precision(y, p)
         fold.precision_at_budget[key] = precision_at_budget(y, p, budget)
     if y.min() != y.max():
-        boot = _bootstrap(y, scores, second_at, settings, n_boot, level)
+        ml = [m for m in ML_MODELS if m in scores and np.isfinite(scores[m]).all()]
+        boot = _bootstrap(y, scores, second_at, settings, n_boot, level, ml)
         for base in (HAR, PERSISTENCE):
             fold.lift[base] = boot[f"chosen-{base}"]
+        fold.ml_lift = {m: {base: boot[f"{m}-{base}"] for base in (HAR, PERSISTENCE)} for m in ml}
     return fold
 
 
-def _bootstrap(y, scores, second_at, settings, n_boot, level):
-    pairs = [("chosen", HAR), ("chosen", PERSISTENCE)]
-    sub = {k: scores[k] for k in ("chosen", HAR, PERSISTENCE)}
+def _bootstrap(y, scores, second_at, settings, n_boot, level, ml: list[str] | tuple[str, ...] = ()):
+    pairs = [(a, base) for a in ("chosen", *ml) for base in (HAR, PERSISTENCE)]
+    sub = {k: scores[k] for k in ("chosen", HAR, PERSISTENCE, *ml)}
     # a short capture holds a few 300 s blocks at most: use blocks of a tenth of it (at least 30 s), or
     # the resamples would all be the capture itself and the interval would collapse to a point
     n_sec = len(np.unique(second_at))
@@ -320,6 +324,10 @@ def verdict_lines(ev: LabelEval, level: float) -> list[str]:
                     "includes 0: the chosen models do NOT clearly beat")
             out.append(f"  Lift over {base} {b['estimate']:+.3f}, {lv} interval [{b['ci_low']:+.3f}, "
                        f"{b['ci_high']:+.3f}] {word} {base}.")
+    for m, lifts in p.ml_lift.items():
+        out.append(f"  {m} on its own (chosen or not): PR-AUC {p.pr_auc[m]:.3f}; "
+                   + "; ".join(f"lift over {base} {b['estimate']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]"
+                               for base, b in lifts.items()) + ".")
     chosen = [f.chosen for f in ev.folds if not f.skipped]
     ml = sum(c in ML_MODELS for c in chosen)
     out.append(f"  Champion per fold: {ml} of {len(chosen)} folds chose an ML model "
@@ -388,6 +396,10 @@ def _log_mlflow(settings: Settings, result: EvalResult) -> None:
                     metrics[f"{key}.pr_auc.{k}"] = v
                 for k, v in f.precision_at_budget.items():
                     metrics[f"{key}.precision_at_budget.{k}"] = v
+                for m, lifts in f.ml_lift.items():
+                    for base, b in lifts.items():
+                        for stat in ("estimate", "ci_low", "ci_high"):
+                            metrics[f"{key}.{m}.lift_vs_{base}.{stat}"] = b[stat]
                 for base, b in f.lift.items():
                     metrics[f"{key}.lift_vs_{base}"] = b["estimate"]
                     metrics[f"{key}.lift_vs_{base}.ci_low"] = b["ci_low"]

@@ -55,3 +55,20 @@ def test_card_section_is_replaced_not_duplicated(tmp_path):
     cv.write_card_section(card, "# Model evaluation across real captures\n\n## Assignment label\n\nv2\n")
     text = card.read_text()
     assert text.count(cv.CARD_BEGIN) == 1 and "v2" in text and "v1" not in text and text.startswith("# Model card")
+
+
+def test_every_ml_model_gets_its_own_lift_whether_chosen_or_not():
+    from glue.config import Settings
+    from glue.modeling.crossval import LabelEval, _score_fold, verdict_lines
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.2).astype(int)
+    t = np.datetime64("2026-01-01T00:00:00", "us") + np.arange(3000).astype("timedelta64[s]")
+    good, noise = y + rng.random(3000), rng.random(3000)
+    scores = {"chosen": noise, "baseline_har": noise, "baseline_persistence": noise, "logreg": noise,
+              "hgb": np.full(3000, np.nan), "forecast": good}  # hgb not fitted in this fold: no lift for it
+    fold = _score_fold("pooled", y, scores, t, Settings(), 0.05, 0.9, 50, "per fold")
+    assert set(fold.ml_lift) == {"logreg", "forecast"}
+    assert fold.ml_lift["forecast"]["baseline_har"]["ci_low"] > 0
+    lines = "\n".join(verdict_lines(LabelEval("assignment", [], fold), 0.9))
+    assert "forecast on its own (chosen or not): PR-AUC 1.000; lift over baseline_har +" in lines
