@@ -57,8 +57,10 @@ PR-AUC differences, model − baseline, with 95 % moving-block bootstrap interva
 - Baselines: persistence (`{persistence_col}`, no fitting), HAR (a logistic regression on log realised
   volatility at every window) and a per-product z-score rule (`{zscore_col}`, reported only).
 - Logistic regression (median imputation, standardisation, L2; C chosen by walk-forward folds inside the
-  training window) and histogram gradient boosting on the inputs; boosting is preferred only if it beats
-  the logistic regression on validation PR-AUC by {margin}.
+  training window), histogram gradient boosting on the inputs, and the volatility forecast (`forecast`:
+  a location-scale ridge regression of log sigma_future on the volatility and intensity inputs, read as
+  the probability that sigma_future reaches each row's own label threshold; `glue/modeling/forecast.py`).
+  The ML pick is the best on validation PR-AUC; boosting must lead by {margin}.
 - Champion: the ML pick only if it shows skill on validation (time-shift permutation test) and beats the
   best baseline (persistence or HAR) on validation PR-AUC with the 90 % block-bootstrap interval of that
   lift above 0; otherwise the best baseline with its calibrated probability. The champion is never a constant.
