@@ -15,6 +15,7 @@ predictions. Printed:
   (target: <= 3x), so the figure means the same on a slow or busy host.
 
     .venv/bin/python -m bench.score [--seconds 20] [--products 20] [--bootstrap 127.0.0.1:9092]
+        [--model logreg|forecast]
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _pct(values: list[float], q: float) -> float:
     return percentile(values, q)
 
 
-def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
+def run(bootstrap: str, seconds: float, products: int, work: Path, model: str = "logreg") -> None:
     from confluent_kafka import Consumer, Producer
 
     from glue import kafka
@@ -60,8 +61,8 @@ def run(bootstrap: str, seconds: float, products: int, work: Path) -> None:
     from glue.testing.models import feature_messages, features_frame, train_artifacts
 
     t0 = time.monotonic()
-    artifacts = train_artifacts(work / "artifacts", seconds=1800)
-    print(f"model trained through glue.modeling in {time.monotonic() - t0:.1f}s -> {artifacts}")
+    artifacts = train_artifacts(work / "artifacts", seconds=1800, model=model)
+    print(f"{model} model trained through glue.modeling in {time.monotonic() - t0:.1f}s -> {artifacts}")
     tag = str(time.time_ns())
     settings = Settings().replace({
         "kafka.bootstrap_servers": bootstrap,
@@ -160,6 +161,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--bootstrap", default=None, help="use this running broker instead of starting one")
+    parser.add_argument("--model", choices=("logreg", "forecast"), default="logreg",
+                        help="the model scored (forecast: reads each row's tau after the features)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     import logging
@@ -172,7 +175,7 @@ def main(argv: list[str]) -> None:
     try:
         bootstrap = args.bootstrap or start_broker(home)
         print(f"broker {bootstrap}")
-        run(bootstrap, args.seconds, args.products, work)
+        run(bootstrap, args.seconds, args.products, work, args.model)
     finally:
         if not args.bootstrap:
             stop_broker(home)

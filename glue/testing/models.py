@@ -49,10 +49,12 @@ def fast_settings(tmp_path: Path | None = None, **overrides: Any) -> Settings:
     return Settings().replace(base)
 
 
-def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "", seed: int = 7) -> Path:
+def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "", seed: int = 7,
+                    model: str = "logreg") -> Path:
     """A real, small model in `directory` (model.skops + model.json); returns the directory.
 
     `sql_version` defaults to the SQL manifest's current version, the one `glue featurize` emits.
+    `model` is "logreg" or "forecast" (which reads each row's tau after the features: threshold_input).
     """
     from glue.modeling.artifacts import write_artifacts
     from glue.modeling.data import feature_columns, feature_matrix
@@ -66,9 +68,20 @@ def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "",
     train, val = df.iloc[:cut_train], df.iloc[cut_train:cut_val]
     tau = fit_tau(train, 0.9)
     columns = feature_columns(df)
-    fitted = build_logreg(1.0, seed).fit(feature_matrix(train, columns), apply_label(train, tau))
-    model = calibrate(fitted, feature_matrix(val, columns), apply_label(val, tau))
-    p_val = model.predict_proba(feature_matrix(val, columns))[:, 1]
+    X_train, X_val = feature_matrix(train, columns), feature_matrix(val, columns)
+    if model == "forecast":
+        from glue.modeling.forecast import VolatilityForecast
+
+        def with_tau(X: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+            return np.column_stack([X, rows["product_id"].map(tau).to_numpy(dtype=float)])
+
+        X_train, X_val = with_tau(X_train, train), with_tau(X_val, val)
+        fitted = VolatilityForecast(columns).fit(X_train, apply_label(train, tau),
+                                                 sigma_future_bps=train["sigma_future_bps"].to_numpy(dtype=float))
+    else:
+        fitted = build_logreg(1.0, seed).fit(X_train, apply_label(train, tau))
+    estimator = calibrate(fitted, X_val, apply_label(val, tau))
+    p_val = estimator.predict_proba(X_val)[:, 1]
     meta: dict[str, Any] = {
         "feature_columns": columns,
         "tau_bps": tau,
@@ -78,8 +91,9 @@ def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "",
         "model_version": "test-1",
         "trained_at": "2026-01-01T00:00:00Z",
         "metrics": {},
+        "threshold_input": model == "forecast",
     }
-    return write_artifacts(directory, model, meta, {})
+    return write_artifacts(directory, estimator, meta, {})
 
 
 def feature_messages(df: pd.DataFrame, emitted_at_ns: int = 0) -> list[tuple[bytes, bytes]]:

@@ -97,6 +97,28 @@ def test_every_feature_row_gets_one_prediction_and_bad_rows_go_to_the_dlq(kafka_
     assert again.consumed == 0
 
 
+def test_a_forecast_model_scores_kafka_rows_at_each_products_tau(kafka_bootstrap, unique_name, tmp_path):
+    """glue score hands the forecast model each row's product, so Kafka rows get the offline probability."""
+    from glue.modeling import load_scorer
+    from glue.score import ScoreJob, run_score
+
+    artifacts = train_artifacts(tmp_path / "artifacts", seconds=1800, model="forecast")
+    scorer = load_scorer(artifacts)
+    assert scorer.threshold_input and len(set(scorer.tau_bps.values())) > 1  # BTC and ETH have their own tau
+    settings = settings_for(kafka_bootstrap, unique_name)
+    df = features_frame(seconds=60)
+    messages = feature_messages(df, emitted_at_ns=time.time_ns())
+    produce(settings, messages)
+    summary = run_score(settings, ScoreJob(model_source=str(artifacts), group_id=unique_name("score"),
+                                           max_rows=len(messages), idle_exit_s=20))
+    assert summary.predicted == len(messages)
+    got = {(v["product_id"], v["second_at"]): v["probability"] for v in
+           (json.loads(m.value()) for m in consume_all(settings, settings.kafka.topic_predictions, len(messages)))}
+    offline = scorer.score(df)
+    keys = [(r["product_id"], r["second_at"].strftime("%Y-%m-%dT%H:%M:%SZ")) for r in df.to_dict("records")]
+    assert [got[k] for k in keys] == pytest.approx(list(offline), rel=1e-9, abs=1e-12)
+
+
 def glue_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "glue", *args], capture_output=True, text=True, timeout=timeout)
 
