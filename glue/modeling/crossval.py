@@ -39,7 +39,7 @@ from glue.modeling import data as mdata
 from glue.modeling import labels
 from glue.modeling.evaluation import average_precision, block_bootstrap
 from glue.modeling.fitting import choose_model, fit_models
-from glue.modeling.forecast import label_threshold_bps
+from glue.modeling.forecast import LabelSpec
 from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
 from glue.modeling.results import CARD_BEGIN, CARD_END, FORECAST, HAR, HGB, LOGREG, ML_MODELS, PERSISTENCE
 from glue.modeling.splits import TEST, TRAIN, VAL
@@ -240,13 +240,8 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
             data = pd.concat([fit_l, val_l, test_l], ignore_index=True)
             part = np.array([TRAIN] * len(fit_l) + [VAL] * len(val_l) + [TEST] * len(test_l), dtype=object)
             y = np.concatenate([y_fit, y_val, y_test])
-            try:
-                thresholds = label_threshold_bps(label, thr, thr.get("k"), ref_s, data["product_id"].tolist(),
-                                                 mdata.feature_matrix(data, columns), columns)
-            except DataError as exc:  # the relative label on features without the reference window
-                log.info("evaluate %s: forecast model not fitted: %s", label, exc)
-                thresholds = None
-            models = fit_models(data, part, y, columns, settings, {}, select=False, threshold_bps=thresholds)
+            spec = LabelSpec(label, {} if label == RELATIVE else thr, thr.get("k"), ref_s)
+            models = fit_models(data, part, y, columns, settings, {}, select=False, label_spec=spec)
         except DataError as exc:
             log.warning("evaluate %s: fold %s skipped: %s", label, name, exc)
             folds.append(Fold(name=name, test=name, skipped=str(exc).split(" — ")[0].split(" (use")[0]))

@@ -20,7 +20,7 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import estimators as est
 from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics, skill_p_value
-from glue.modeling.forecast import FORECAST_GROUPS, VolatilityForecast, label_threshold_bps
+from glue.modeling.forecast import FORECAST_GROUPS, LabelSpec, VolatilityForecast
 from glue.modeling.labels import RATIO, RELATIVE, apply_k, apply_threshold, fit_threshold, has_label, with_ratio
 from glue.modeling.results import (
     BASELINES,
@@ -187,11 +187,11 @@ def _params_key(params: dict) -> str:
 def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: list[str], settings: Settings,
                timings: dict[str, float], shuffle_train_labels: bool = False,
                families: tuple[str, ...] = ML_MODELS, select: bool = True,
-               threshold_bps: np.ndarray | None = None) -> dict[str, ModelResult]:
+               label_spec: LabelSpec | None = None) -> dict[str, ModelResult]:
     """Baselines (persistence, HAR, z-score) and the ML families, fitted on train, calibrated on validation.
 
-    `threshold_bps` is each row's label threshold (`forecast.label_threshold_bps`); without it the
-    forecast family is not fitted."""
+    `label_spec` (the label and its fitted threshold) gives the forecast model each row's threshold;
+    without it, or when the features cannot give it, the forecast family is not fitted (said)."""
     m = settings.model
     tr, va, te = part == TRAIN, part == VAL, part == TEST
     train, val, test = data[tr], data[va], data[te]
@@ -232,8 +232,12 @@ def fit_models(data: pd.DataFrame, part: np.ndarray, y: np.ndarray, columns: lis
     folds = walk_forward_folds(train["second_at"], m.walk_forward_folds, m.embargo_s) if select else []
     for family in families:
         if family == FORECAST:
-            if threshold_bps is None:
-                log.info("train: forecast model not fitted (no label threshold per row)")
+            try:
+                if label_spec is None:
+                    raise DataError("no label threshold per row was given", "")
+                threshold_bps = label_spec.thresholds(data["product_id"].tolist(), X, columns)
+            except DataError as exc:  # e.g. the relative label on a SQL version without the reference window
+                log.info("train: forecast model not fitted: %s", str(exc).split(" — ")[0])
                 continue
             with Step(timings, f"fit {family}", len(train)):
                 Xf = np.column_stack([X, threshold_bps])
@@ -394,19 +398,6 @@ def verdict(result: TrainResult) -> str:
     return " ".join(lines)
 
 
-def row_thresholds(data: pd.DataFrame, columns: list[str], settings: Settings, tau: dict[str, float],
-                   k: float | None) -> np.ndarray | None:
-    """Each row's label threshold in bps (the forecast model's extra input), or None (said) when the
-    features cannot give it (the relative label on a SQL version without the reference window)."""
-    m = settings.model
-    try:
-        return label_threshold_bps(m.label, tau, k, m.reference_s, data["product_id"].tolist(),
-                                   mdata.feature_matrix(data, columns), columns)
-    except DataError as exc:
-        log.info("train: forecast model not fitted: %s", exc)
-        return None
-
-
 def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: bool = False,
                  families: tuple[str, ...] = ML_MODELS) -> TrainResult:
     """The computation only (no files, no MLflow): split, fit, evaluate, bootstrap."""
@@ -423,9 +414,8 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
     log.info("train: label %s; tau (q=%.2f, from train only) %s%s", m.label, m.tau_quantile,
              ", ".join(f"{p}={v:.4f} bps" for p, v in sorted(tau.items())),
              f"; k (ratio to the trailing {m.reference_s} s reference, from train only) {k:.4f}" if k else "")
-    thresholds = row_thresholds(data, columns, settings, tau, k)
-    models = fit_models(data, part, y, columns, settings, timings, shuffle_train_labels, families,
-                        threshold_bps=thresholds)
+    spec = LabelSpec(m.label, tau, k, m.reference_s)
+    models = fit_models(data, part, y, columns, settings, timings, shuffle_train_labels, families, label_spec=spec)
     te = part == TEST
     y_te = y[te]
     pairs = [(name, base) for name in ML_MODELS if name in models for base in (HAR, PERSISTENCE, ZSCORE)]
@@ -441,6 +431,7 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
             inputs = models[LOGREG].estimator.estimator.estimator[0]  # Calibrated(Frozen(Pipeline)) -> ModelInputs
             coef = est.coefficient_table(inputs.transform(mdata.feature_matrix(data[tr], columns)), y[tr],
                                          list(inputs.names_), seed=m.seed)
+    example = mdata.feature_matrix(data[te].head(5), columns)
     result = TrainResult(
         feature_columns=columns, sql_version=sql_version,
         sql_fingerprint=mdata.sql_fingerprint(sql_version, settings.features.sql_dir),
@@ -452,8 +443,9 @@ def run_training(df: pd.DataFrame, settings: Settings, *, shuffle_train_labels: 
         coefficients=coef, data_range=(str(df["second_at"].min()), str(df["second_at"].max())),
         rows_total=len(df), rows_unlabelled=n_unlabelled, seed=m.seed, tau_quantile=m.tau_quantile,
         timings_s=timings, bootstrap_block_s=m.bootstrap_block_s,
-        example_rows=pd.DataFrame(mdata.feature_matrix(data[te].head(5), columns), columns=columns),
-        example_thresholds=None if thresholds is None else thresholds[te][:5])
+        example_rows=pd.DataFrame(example, columns=columns),
+        example_thresholds=spec.thresholds(data.loc[te, "product_id"].head(5).tolist(), example, columns)
+        if FORECAST in models else None)
     result.verdict = verdict(result)
     log.info("train: %s", result.verdict)
     return result

@@ -23,12 +23,16 @@ every model it is then calibrated (sigmoid) on validation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from glue.errors import DataError
 from glue.modeling.inputs import ModelInputs
+from glue.modeling.labels import REF_S, RELATIVE, reference_from_sums
+from glue.modeling.tau import POOLED, tau_for
 
 FORECAST_GROUPS = ("log_rv", "rv_ratio", "intensity")
 THRESHOLD_COLUMN = "label_threshold_bps"
@@ -39,28 +43,35 @@ N_QUANTILES = 1001
 
 
 def label_threshold_bps(label: str, tau_bps: dict[str, float], k: float | None, reference_s: int,
-                        products: Sequence[str] | None, X: np.ndarray, columns: list[str],
-                        min_cover: float = 0.9) -> np.ndarray:
+                        products: Sequence[str] | None, X: np.ndarray, columns: list[str]) -> np.ndarray:
     """The label's threshold on sigma_future for each row, in bps (NaN where the label has none).
 
-    assignment: tau of the row's product (pooled tau for an unseen product or when `products` is None);
-    relative: k x the trailing reference, rv_<reference_s>s_bps / sqrt(n_ret_<reference_s>s), where at
-    least `min_cover` of its returns are valid (the same rule as `glue.modeling.labels.reference_vol`).
+    assignment: tau of the row's product (`tau.tau_for`: the pooled tau for an unseen product, or for
+    every row when `products` is None); relative: k x the trailing reference from the row's
+    `rv_<reference_s>s_bps` and `n_ret_<reference_s>s` (`labels.reference_from_sums`, the label's rule).
     """
-    if label == "relative":
+    if label == RELATIVE:
         rv, n = f"rv_{reference_s}s_bps", f"n_ret_{reference_s}s"
         if k is None or rv not in columns or n not in columns:
             raise DataError(f"the forecast model needs {rv} and {n} for the relative label",
                             "use features of SQL v5 or later, or model.reference_s of a window they hold")
-        count = X[:, columns.index(n)]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ref = X[:, columns.index(rv)] / np.sqrt(count)
-        ref[(count < min_cover * reference_s) | ~(ref > 0)] = np.nan
-        return k * ref
-    pooled = tau_bps.get("*", np.nan)
+        return k * reference_from_sums(X[:, columns.index(rv)] ** 2, X[:, columns.index(n)], reference_s)
     if products is None:
-        return np.full(len(X), pooled, dtype=float)
-    return np.array([tau_bps.get(p, pooled) for p in products], dtype=float)
+        return np.full(len(X), tau_bps.get(POOLED, np.nan), dtype=float)
+    return tau_for(tau_bps, pd.Series(list(products), dtype=object))
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label with its fitted threshold (tau per product, or k and the reference window)."""
+
+    label: str
+    tau_bps: dict[str, float]
+    k: float | None = None
+    reference_s: int = REF_S
+
+    def thresholds(self, products: Sequence[str] | None, X: np.ndarray, columns: list[str]) -> np.ndarray:
+        return label_threshold_bps(self.label, self.tau_bps, self.k, self.reference_s, products, X, columns)
 
 
 class VolatilityForecast(ClassifierMixin, BaseEstimator):

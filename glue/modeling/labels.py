@@ -55,10 +55,18 @@ def reference_vol(df: pd.DataFrame, ref_s: int = REF_S, min_cover: float = MIN_C
             got = keys.merge(lagged, on=["product_id", "second_at"], how="left")
             ss += np.nan_to_num(got["ss"].to_numpy(dtype=float))
             n += np.nan_to_num(got["n"].to_numpy(dtype=float))
+    return reference_from_sums(ss, n, ref_s, min_cover)
+
+
+def reference_from_sums(ss: np.ndarray | float, n: np.ndarray | float, ref_s: int = REF_S,
+                        min_cover: float = MIN_COVER) -> np.ndarray:
+    """sqrt(ss / n) from the sum of squared 1-s returns `ss` (rv_<ref_s>s_bps squared) and their count `n`;
+    NaN where fewer than `min_cover * ref_s` returns are valid or the reference is zero. The one rule the
+    label, the forecast model's threshold and the live view's threshold line share."""
+    ss, n = np.asarray(ss, dtype=float), np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ref = np.sqrt(ss / n)
-    ref[(n < min_cover * ref_s) | ~(ref > 0)] = np.nan
-    return ref
+    return np.where((n < min_cover * ref_s) | ~(ref > 0), np.nan, ref)
 
 
 def relative_ratio(df: pd.DataFrame, ref_s: int = REF_S, min_cover: float = MIN_COVER) -> np.ndarray:

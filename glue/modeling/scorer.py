@@ -61,11 +61,10 @@ class Scorer:
             raise ModelError(f"expected {len(self.feature_columns)} feature columns, got shape {X.shape}",
                              "pass the model's feature_columns in order")
         if self.threshold_input:
-            from glue.modeling.forecast import label_threshold_bps
+            from glue.modeling.forecast import LabelSpec
 
-            thr = label_threshold_bps(self.label, self.tau_bps, self.k, self.reference_s, products, X,
-                                      self.feature_columns)
-            X = np.column_stack([X, thr])
+            spec = LabelSpec(self.label, self.tau_bps, self.k, self.reference_s)
+            X = np.column_stack([X, spec.thresholds(products, X, self.feature_columns)])
         return self.model.predict_proba(X)[:, 1]
 
     def score(self, df: Any) -> np.ndarray:

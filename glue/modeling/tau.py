@@ -14,6 +14,7 @@ import pandas as pd
 log = logging.getLogger("glue.modeling.tau")
 
 POOLED = "*"
+_WARNED: set[str] = set()  # unseen products already logged by tau_for
 
 
 def fit_tau(train: pd.DataFrame, quantile: float, per_product: bool = True) -> dict[str, float]:
@@ -31,8 +32,9 @@ def fit_tau(train: pd.DataFrame, quantile: float, per_product: bool = True) -> d
 def tau_for(tau: dict[str, float], products: pd.Series) -> np.ndarray:
     """The tau of each row's product (pooled for unseen products, logged once per product)."""
     pooled = tau[POOLED]
-    unseen = sorted(set(products.unique()) - set(tau))
+    unseen = sorted(set(products.unique()) - set(tau) - _WARNED)
     if unseen and len(tau) > 1:
+        _WARNED.update(unseen)  # once per product: `glue score` calls this for every batch
         log.warning("tau: product(s) %s not in the training window; using pooled tau %.4f bps", unseen, pooled)
     return products.map(lambda p: tau.get(p, pooled)).to_numpy(dtype=float)
 

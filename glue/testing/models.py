@@ -70,10 +70,11 @@ def train_artifacts(directory: Path, seconds: int = 3600, sql_version: str = "",
     columns = feature_columns(df)
     X_train, X_val = feature_matrix(train, columns), feature_matrix(val, columns)
     if model == "forecast":
-        from glue.modeling.forecast import VolatilityForecast
+        from glue.modeling.forecast import LabelSpec, VolatilityForecast
 
         def with_tau(X: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
-            return np.column_stack([X, rows["product_id"].map(tau).to_numpy(dtype=float)])
+            spec = LabelSpec("assignment", tau)
+            return np.column_stack([X, spec.thresholds(rows["product_id"].tolist(), X, columns)])
 
         X_train, X_val = with_tau(X_train, train), with_tau(X_val, val)
         fitted = VolatilityForecast(columns).fit(X_train, apply_label(train, tau),

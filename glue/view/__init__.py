@@ -22,7 +22,7 @@ log = logging.getLogger("glue.view")
 def label_rule(settings: Settings) -> LabelRule:
     """The label of the model in `view.model` (or `model.artifacts_dir`) from its model.json: tau per
     product for the assignment label, k and the reference for the relative one; no line without a model."""
-    from glue.modeling.labels import MIN_COVER, RELATIVE
+    from glue.modeling.labels import RELATIVE
 
     directory = Path(settings.view.model or settings.model.artifacts_dir)
     path = directory / "model.json"
@@ -38,8 +38,8 @@ def label_rule(settings: Settings) -> LabelRule:
     k = meta.get("k")
     if meta.get("label") == RELATIVE:
         return LabelRule(RELATIVE, taus, float(k) if isinstance(k, int | float) else None,
-                         int(meta.get("reference_s") or 600), MIN_COVER)
-    return LabelRule(tau_bps=taus, min_cover=MIN_COVER)
+                         int(meta.get("reference_s") or 600))
+    return LabelRule(tau_bps=taus)
 
 
 def run_view(settings: Settings, *, on_listening: Callable[[str], None] | None = None,

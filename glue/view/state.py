@@ -35,25 +35,27 @@ class LabelRule:
     """What the model's probability is of, as a line on the volatility chart (from its model.json).
 
     assignment: sigma_future >= tau[product], a flat line. relative: sigma_future >= k x the trailing
-    reference (the RMS 1-s return over `reference_s`: the feature row's `rv_<reference_s>s_bps` /
-    sqrt(`n_ret_<reference_s>s`), when at least `min_cover` of its returns are valid), a line that follows
-    the market. No model: no line.
+    reference (the RMS 1-s return over `reference_s` from the feature row's `rv_<reference_s>s_bps` and
+    `n_ret_<reference_s>s`, by `glue.modeling.labels.reference_from_sums`), a line that follows the market.
+    No model: no line.
     """
 
     label: str = "assignment"
     tau_bps: dict[str, float] = field(default_factory=dict)
     k: float | None = None
     reference_s: int = 600
-    min_cover: float = 0.9
 
     def limit(self, pid: str, row: dict[str, Any]) -> float | None:
         """The label's threshold on sigma_future at this feature row, in bps (None when unknown)."""
         if self.label != "relative":
             return self.tau_bps.get(pid, self.tau_bps.get("*"))
-        ref, n = _num(row.get(f"rv_{self.reference_s}s_bps")), _num(row.get(f"n_ret_{self.reference_s}s"))
-        if self.k is None or ref is None or n is None or n < self.min_cover * self.reference_s or ref <= 0:
-            return None  # no relative label where the reference is incomplete (warm-up, after a gap)
-        return self.k * ref / n**0.5  # rv is sqrt(sum of squared 1-s returns): per second, sqrt(sum / n)
+        from glue.modeling.labels import reference_from_sums
+
+        rv, n = _num(row.get(f"rv_{self.reference_s}s_bps")), _num(row.get(f"n_ret_{self.reference_s}s"))
+        if self.k is None or rv is None or n is None:
+            return None
+        ref = float(reference_from_sums(rv * rv, n, self.reference_s))  # the label's own rule
+        return self.k * ref if ref == ref else None  # NaN: incomplete reference (warm-up, after a gap)
 
     def text(self, pid: str) -> str:
         """One line for the product card."""

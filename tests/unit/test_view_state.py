@@ -109,7 +109,7 @@ def test_label_rule_comes_from_model_json(tmp_path):
 def test_relative_label_line_follows_the_reference_and_is_absent_while_it_is_incomplete():
     from glue.view.state import LabelRule
 
-    s = ViewState(label=LabelRule("relative", {"*": 9.0}, k=1.5, reference_s=600, min_cover=0.9))
+    s = ViewState(label=LabelRule("relative", {"*": 9.0}, k=1.5, reference_s=600))
     # rv_600s_bps is sqrt(sum of squared returns): the per-second reference is rv / sqrt(n)
     for i, (rv, n) in enumerate([(2.0 * 600**0.5, 600), (4.0 * 540**0.5, 540), (4.0, 539), (0.0, 600)]):
         s.add("features", b"BTC-USD", feature(f"2026-01-01T00:00:0{i + 1}Z", T0, rv_600s_bps=rv, n_ret_600s=n),
