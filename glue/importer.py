@@ -22,7 +22,8 @@ Rules: every input file becomes its own `conn` (so sequence numbers restart); `s
 where present, else synthesized (previous + 1 in the file, from 0). Naive timestamps are UTC unless
 `assume_tz` is given. Duplicates are removed and counted: an identical raw frame seen before, or a
 converted message whose content equals one from an *earlier* file within `dedup_window_s` of
-receipt time (overlapping captures of the same stream). A `data_gap` marker (reason
+receipt time, when the two files overlap in time (overlapping captures of the same stream; files that
+merely follow each other share no duplicates). A `data_gap` marker (reason
 `import_boundary`, detail `{"boundary": "file", ...}`) is written at a file boundary only when the
 boundary proves a gap: the time from one file's last message to the next file's first exceeds
 `boundary_gap_s` (callers pass the ingest watchdog, `ingest.watchdog_s`: the silence after which a
@@ -249,6 +250,7 @@ def import_captures(
     window_ns = int(dedup_window_s * 1e9)
     seen_exact: set[str] = set()
     seen_window: dict[str, list[tuple[int, int]]] = {}  # content key -> [(recv_ns, file index)]
+    last_recv: dict[int, int] = {}  # file index -> its latest receipt time (where its coverage ends)
     iseq = 0
     prev_last_ns: int | None = None
     prev_products: set[str] = set()
@@ -263,6 +265,7 @@ def import_captures(
             first_seq_checked = False
             last_real_seq: int | None = None
             seq_contiguous = True
+            first_recv: int | None = None  # where this file's coverage starts
             with open(path, encoding="utf-8", errors="surrogateescape") as fh:
                 for lineno, raw_line in enumerate(fh, 1):
                     line = raw_line.rstrip("\r\n")
@@ -277,7 +280,9 @@ def import_captures(
                         if len(examples) < EXAMPLES_PER_REASON:
                             examples.append(f"{path.name}:{lineno}: {line[:160]}")
                         continue
-                    if _is_duplicate(conv, index, seen_exact, seen_window, window_ns):
+                    first_recv = conv.recv_ns if first_recv is None else first_recv
+                    last_recv[index] = max(last_recv.get(index, conv.recv_ns), conv.recv_ns)
+                    if _is_duplicate(conv, index, seen_exact, seen_window, window_ns, first_recv, last_recv):
                         fs.duplicates += 1
                         continue
                     markers = []
@@ -330,7 +335,12 @@ def _gap(products: set[str], from_ns: int, to_ns: int, detail: dict[str, Any]) -
 
 
 def _is_duplicate(conv: _Converted, file_index: int, seen_exact: set[str],
-                  seen_window: dict[str, list[tuple[int, int]]], window_ns: int) -> bool:
+                  seen_window: dict[str, list[tuple[int, int]]], window_ns: int, first_recv: int,
+                  last_recv: dict[int, int]) -> bool:
+    """An identical raw frame seen before, or (messages without an exchange time) the same content as a
+    message of an earlier file that this file overlaps in time, within `window_ns` of receipt. Files that
+    follow each other without overlapping (a recorder's stream cut into small files) share no
+    duplicates: an unchanged ticker repeated across a cut is two messages, as it is inside one file."""
     if conv.exact:
         if conv.dedup_key in seen_exact:
             return True
@@ -339,7 +349,7 @@ def _is_duplicate(conv: _Converted, file_index: int, seen_exact: set[str],
     entries = seen_window.setdefault(conv.dedup_key, [])
     for i, (recv_ns, idx) in enumerate(entries):
         same_line = idx == file_index and recv_ns == conv.recv_ns
-        other_file = idx < file_index and abs(recv_ns - conv.recv_ns) <= window_ns
+        other_file = idx < file_index and first_recv <= last_recv[idx] and abs(recv_ns - conv.recv_ns) <= window_ns
         if same_line or other_file:
             entries.pop(i)  # each earlier message absorbs at most one copy
             return True

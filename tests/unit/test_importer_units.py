@@ -98,3 +98,30 @@ def test_map_option_reads_other_field_names():
     mapping = parse_mapping(["price=last_px", "exchange_time=exch_ts"])
     c = conv({"product_id": "ETH-USD", "last_px": "2050.1", "exch_ts": "2026-01-01T00:00:01.5Z"}, mapping=mapping)
     assert ticker_of(c)["price"] == "2050.1" and json.loads(c.frame)["timestamp"] == "2026-01-01T00:00:01.5Z"
+
+
+def _flat(t: str, price: float = 100.0) -> str:
+    # a flattened ticker with the recorder's receipt time only: deduplicated by content within a window
+    return json.dumps({"ts": f"2026-04-03T22:13:{t}+00:00", "product_id": "BTC-USD", "price": price})
+
+
+def test_an_unchanged_ticker_repeated_across_a_file_cut_is_kept_but_overlapping_copies_are_removed(tmp_path):
+    from glue.importer import import_captures
+
+    whole = [_flat("41.0"), _flat("41.5"), _flat("42.0"), _flat("42.5")]  # the same content 4 times
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "a.ndjson").write_text("\n".join(whole) + "\n")
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "a.ndjson").write_text("\n".join(whole[:2]) + "\n")  # a recorder's 1 s files, one after the other
+    (cut / "b.ndjson").write_text("\n".join(whole[2:]) + "\n")
+    overlap = tmp_path / "overlap"
+    overlap.mkdir()
+    (overlap / "a.ndjson").write_text("\n".join(whole[:3]) + "\n")
+    (overlap / "b.ndjson").write_text("\n".join([_flat("41.6"), _flat("42.6")]) + "\n")  # a second recorder
+    one = import_captures([str(tmp_path / "one")], str(tmp_path / "o1"))
+    two = import_captures([str(cut)], str(tmp_path / "o2"))
+    both = import_captures([str(overlap)], str(tmp_path / "o3"))
+    assert (one.frames_out, one.duplicates) == (4, 0)
+    assert (two.frames_out, two.duplicates) == (4, 0)  # was (2, 2): the cut made copies of the later two
+    assert (both.frames_out, both.duplicates) == (3, 2)  # b overlaps a: its two copies are removed
