@@ -15,7 +15,7 @@ Owns the cross-capture protocol (docs/models.md, "Evaluation across captures"):
    fit part only.
 4. Per fold and pooled over folds: PR-AUC beside the positive rate for the champion, HAR and
    persistence (and the ML models), precision at an alert budget (the top `budget` of each fold's
-   seconds), and the PR-AUC lift of the champion over HAR and over persistence with a moving-block
+   seconds), and the PR-AUC lift of the champion over HAR and over persistence with a circular block
    bootstrap interval (`level`, blocks of `bootstrap_block_s` seconds).
 
 Outputs: an MLflow run per label (SQLite store of the settings), `reports/model_eval.md` rendered to
@@ -256,7 +256,9 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
                  fold.positive_rate, chosen, ", ".join(f"{k} {v:.3f}" for k, v in fold.pr_auc.items()))
         folds.append(fold)
         pooled_y.append(y_test)
-        # folds are laid end to end in time so that bootstrap blocks never mix two folds
+        # folds are laid end to end in time, so no second is shared between two folds (a product's rows
+        # of one second stay one unit); a block can run on from one fold into the next, as it wraps
+        # from the last fold to the first
         t0 = t - t.min() + offset
         offset = t0.max() + np.timedelta64(10 * settings.model.bootstrap_block_s, "s")
         pooled_t.append(t0)
@@ -338,7 +340,7 @@ def report_markdown(result: EvalResult, ref_s: int) -> str:
              "its earlier blocks. Validation (the last quarter of each training group) calibrates every "
              "model and picks the champion; tau and k come from the fit part only. "
              f"Alert budget: the top {100 * result.budget:g} % of each fold's seconds. Lift = PR-AUC of "
-             f"the fold's champion minus the baseline's, {100 * result.level:g} % moving-block bootstrap "
+             f"the fold's champion minus the baseline's, {100 * result.level:g} % circular block bootstrap "
              "interval (300 s blocks; a tenth of the fold, at least 30 s, when shorter).", "",
              "Captures (labelled seconds, assignment label): "
              + ", ".join(f"{k} {v:,}" for k, v in result.captures.items()) + ".", ""]

@@ -2,7 +2,7 @@
 
 Owns the honest-evaluation rules: PR-AUC is always reported with the positive rate beside it (a random
 model scores the positive rate); the threshold is chosen on validation (max F1) and only applied to
-test; confidence intervals come from a moving-block bootstrap over time (blocks of `block_s` seconds of
+test; confidence intervals come from a circular block bootstrap over time (blocks of `block_s` seconds of
 all products together) because neighbouring seconds are strongly dependent.
 """
 
@@ -63,12 +63,16 @@ def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
 def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.ndarray, block_s: int,
                     n_boot: int, seed: int, pairs: list[tuple[str, str]],
                     level: float = 0.95) -> dict[str, dict[str, float]]:
-    """Moving-block bootstrap of PR-AUC per model and of PR-AUC differences (a - b) for `pairs`.
+    """Circular block bootstrap of PR-AUC per model and of PR-AUC differences (a - b) for `pairs`.
 
     Rows are grouped by their second; a resample concatenates ceil(T / block_s) runs of `block_s`
-    consecutive distinct seconds with uniformly drawn starts. Returns, per model name and per "a-b",
-    the point estimate, the (1 - level)/2 and (1 + level)/2 percentiles (2.5/97.5 % by default), and the
-    share of resamples with a difference <= 0.
+    consecutive distinct seconds, each starting at a uniformly drawn second and wrapping from the last
+    second to the first (Politis & Romano's circular blocks). Every second is then equally likely to be
+    drawn; with plain moving blocks (starts in [0, T - block_s]) the first and last seconds are drawn
+    less often, and on a short fold whose spikes sit near an edge the percentile interval could miss
+    its own point estimate. Returns, per model name and per "a-b", the point estimate, the
+    (1 - level)/2 and (1 + level)/2 percentiles (2.5/97.5 % by default), and the share of resamples
+    with a difference <= 0.
     """
     rng = np.random.default_rng(seed)
     t = second_at.astype("datetime64[s]").astype(np.int64)
@@ -78,12 +82,10 @@ def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.
     bounds = np.r_[first, len(t_sorted)]
     n_sec = len(uniq)
     block = max(1, min(block_s, n_sec))
-    n_blocks = int(np.ceil(n_sec / block))
     draws: dict[str, list[float]] = {name: [] for name in scores}
     diffs: dict[str, list[float]] = {f"{a}-{b}": [] for a, b in pairs}
     for _ in range(n_boot):
-        starts = rng.integers(0, n_sec - block + 1, n_blocks)
-        sec_idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_sec]
+        sec_idx = circular_blocks(rng, n_sec, block)
         lo, hi = bounds[sec_idx], bounds[sec_idx + 1]
         lengths = hi - lo
         rows = order[np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())]
@@ -104,6 +106,14 @@ def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.
         out[key] = _summary(point, diffs[key], level)
         out[key]["p_le_0"] = float(np.mean(np.asarray(diffs[key]) <= 0)) if diffs[key] else float("nan")
     return out
+
+
+def circular_blocks(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
+    """One circular-block resample of the indices 0..n-1: ceil(n / block) runs of `block` consecutive
+    indices from uniform starts, wrapping past n - 1 to 0, cut to n indices."""
+    n_blocks = int(np.ceil(n / block))
+    starts = rng.integers(0, n, n_blocks)
+    return ((starts[:, None] + np.arange(block)[None, :]) % n).ravel()[:n]
 
 
 def _summary(point: float, values: list[float], level: float = 0.95) -> dict[str, float]:

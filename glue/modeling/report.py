@@ -68,7 +68,7 @@ def _table_page(result: Any):
     ax.table(cellText=metric_rows(result), colLabels=METRIC_HEADER, loc="upper center").scale(1, 1.5)
     ax2 = fig.add_axes((0.04, 0.1, 0.92, 0.33))
     ax2.axis("off")
-    ax2.set_title("PR-AUC difference, model − baseline (moving-block bootstrap)", loc="left")
+    ax2.set_title("PR-AUC difference, model − baseline (circular block bootstrap)", loc="left")
     rows = diff_rows(result) or [["(no ML model)", "", "", "", ""]]
     ax2.table(cellText=rows, colLabels=["comparison", "difference", "95% CI", "share ≤ 0", "resamples"],
               loc="upper center").scale(1, 1.5)
@@ -129,7 +129,7 @@ def verdict_notes(result: Any) -> list[str]:
     return [
         "How to read this: PR-AUC of a model that knows nothing equals the positive rate; the persistence "
         "baseline (today's realised volatility predicts the next minute's) is the bar to clear.",
-        "Confidence intervals: moving blocks of whole seconds (all products together) resampled with a fixed seed, "
+        "Confidence intervals: circular blocks of whole seconds (all products together) resampled with a fixed seed, "
         "because neighbouring seconds are strongly dependent; an interval that contains 0 means the data cannot "
         "tell the model from the baseline.",
         "Nothing here was tuned on test: tau and every scaler come from the training window, the model "
