@@ -34,11 +34,12 @@ from glue.modeling.results import (
     REGISTRABLE_BASELINES,
     SKILL_ALPHA,
     SKILL_PERMUTATIONS,
-    VAL_LIFT_LEVEL,
     VAL_LIFT_SAMPLES,
     ZSCORE,
     ModelResult,
     TrainResult,
+    level_text,
+    val_lift_level,
 )
 from glue.modeling.splits import TEST, TRAIN, VAL, assign, time_split, walk_forward_folds
 from glue.modeling.tau import apply_label, fit_tau
@@ -279,17 +280,19 @@ def validation_lifts(results: dict[str, ModelResult], y_va: np.ndarray, val_t: n
     """Each ML model's validation PR-AUC lift over the best baseline, with a block-bootstrap interval.
 
     Validation data only (the test split is not read). Blocks of `model.bootstrap_block_s` seconds, or a
-    tenth of a short validation stretch (at least 30 s), so the interval does not collapse to a point.
+    tenth of a short validation stretch (at least 30 s), so the interval does not collapse to a point. The
+    level is `val_lift_level` of the number of ML models: the pick is the best of them on these rows.
     """
     base = best_baseline(results)
     n_sec = len(np.unique(val_t))
     block = max(30, min(settings.model.bootstrap_block_s, n_sec // 10))
-    for name, r in results.items():
-        if r.kind != "ml":
-            continue
+    ml = [name for name, r in results.items() if r.kind == "ml"]
+    level = val_lift_level(len(ml))
+    for name in ml:
+        r = results[name]
         boot = block_bootstrap(y_va, {name: r.p_val, base: results[base].p_val}, val_t, block, VAL_LIFT_SAMPLES,
-                               settings.model.seed, [(name, base)], level=VAL_LIFT_LEVEL)
-        r.val_lift = {"baseline": base, **boot[f"{name}-{base}"]}
+                               settings.model.seed, [(name, base)], level=level)
+        r.val_lift = {"baseline": base, "level": level, **boot[f"{name}-{base}"]}
 
 
 def apply_skill_gate(results: dict[str, ModelResult], y_va: np.ndarray, seed: int) -> None:
@@ -345,7 +348,7 @@ def beats_baseline(r: ModelResult) -> bool:
 
 def choose_model(models: dict[str, ModelResult]) -> str:
     """On validation only: the ML pick is champion only if it shows skill and beats the best baseline
-    with its validation PR-AUC lift's block-bootstrap interval (VAL_LIFT_LEVEL) above 0.
+    with its validation PR-AUC lift's block-bootstrap interval (`val_lift_level`) above 0.
 
     Otherwise the best baseline, calibrated on validation, is registered (never a constant).
     """
@@ -385,8 +388,8 @@ def verdict(result: TrainResult) -> str:
         elif ml and not beats_baseline(models[ml]):
             b = models[ml].val_lift
             why.append(f"{ml} beats {base} on validation only by chance (PR-AUC lift {b.get('estimate', np.nan):+.3f}, "
-                       f"{100 * VAL_LIFT_LEVEL:.0f} % block-bootstrap interval [{b.get('ci_low', np.nan):+.3f}, "
-                       f"{b.get('ci_high', np.nan):+.3f}] includes 0)")
+                       f"{level_text(b.get('level', np.nan))} block-bootstrap interval "
+                       f"[{b.get('ci_low', np.nan):+.3f}, {b.get('ci_high', np.nan):+.3f}] includes 0)")
         lines.append(f"NO ML MODEL IS REGISTERED: {'; '.join(why) or 'no ML model was trained'}. The registered "
                      f"model is the best baseline, {chosen}, with its probability calibrated on validation"
                      f"{' (it shows no skill on validation either)' if models[chosen].no_skill else ''}.")
@@ -394,7 +397,7 @@ def verdict(result: TrainResult) -> str:
         b = models[chosen].val_lift
         lines.append(f"Registered model: {chosen} (it shows skill and beats the best baseline {base} on validation "
                      f"PR-AUC, {models[chosen].val['pr_auc']:.3f} vs {models[base].val['pr_auc']:.3f}, lift "
-                     f"{100 * VAL_LIFT_LEVEL:.0f} % interval [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]).")
+                     f"{level_text(b['level'])} interval [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}]).")
     return " ".join(lines)
 
 

@@ -41,7 +41,7 @@ Split by time with an embargo of {embargo_s} s (>= the 60 s label horizon) betwe
 |{metric_sep}|
 {metric_rows}
 
-PR-AUC differences, model − baseline, with 95 % moving-block bootstrap intervals ({block_s} s blocks):
+PR-AUC differences, model − baseline, with 95 % circular block bootstrap intervals ({block_s} s blocks):
 
 | comparison | difference | 95 % CI | share of resamples ≤ 0 | resamples |
 |---|---:|---|---:|---:|
@@ -62,8 +62,9 @@ PR-AUC differences, model − baseline, with 95 % moving-block bootstrap interva
   the probability that sigma_future reaches each row's own label threshold; `glue/modeling/forecast.py`).
   The ML pick is the best on validation PR-AUC; boosting must lead by {margin}.
 - Champion: the ML pick only if it shows skill on validation (time-shift permutation test) and beats the
-  best baseline (persistence or HAR) on validation PR-AUC with the 90 % block-bootstrap interval of that
-  lift above 0; otherwise the best baseline with its calibrated probability. The champion is never a constant.
+  best baseline (persistence or HAR) on validation PR-AUC with the circular block-bootstrap interval of that
+  lift above 0 (90 %, Bonferroni-adjusted for picking the best of the ML models: 96.7 % for three);
+  otherwise the best baseline with its calibrated probability. The champion is never a constant.
 - Every model is calibrated (sigmoid) on validation with the fitted model frozen; thresholds are chosen on
   validation; test is scored once.
 - Tests guard the leakage rules: embargo >= horizon, tau unchanged by test data, and a label-shuffle run

@@ -177,3 +177,20 @@ def test_validation_lift_reads_validation_only(tmp_path):
     changed.loc[test_rows, "sigma_future_bps"] *= 10.0
     again = run_training(changed, fast_settings(tmp_path), families=("logreg",))
     assert again.models["logreg"].val_lift == lift and again.chosen == result.chosen
+
+
+def test_the_validation_lift_interval_is_widened_for_picking_the_best_of_the_ml_models(tmp_path):
+    # the ML pick is the best of m models on the same validation rows: testing only the winner at 90 %
+    # would let one of m noise models through about m times as often (Bonferroni: 1 - 0.10 / m)
+    from glue.modeling.fitting import run_training
+    from glue.modeling.results import level_text, val_lift_level
+
+    assert val_lift_level(1) == pytest.approx(0.90)
+    assert val_lift_level(3) == pytest.approx(1 - 0.10 / 3)
+    assert level_text(val_lift_level(1)) == "90 %" and level_text(val_lift_level(3)) == "96.7 %"
+    df = features_frame(seconds=3600)
+    one = run_training(df, fast_settings(tmp_path), families=("logreg",)).models["logreg"].val_lift
+    two = run_training(df, fast_settings(tmp_path), families=("logreg", "forecast")).models["logreg"].val_lift
+    assert one["level"] == pytest.approx(0.90) and two["level"] == pytest.approx(0.95)
+    assert one["estimate"] == two["estimate"]
+    assert two["ci_low"] <= one["ci_low"] and two["ci_high"] >= one["ci_high"]  # same draws, wider percentiles
