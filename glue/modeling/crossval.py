@@ -12,7 +12,10 @@ Owns the cross-capture protocol (docs/models.md, "Evaluation across captures"):
    label horizon) is the validation set: it calibrates every model (sigmoid, fitted model frozen) and
    chooses the champion exactly as `glue train` does (an ML model only if it shows skill and beats the
    best baseline; never a constant). tau (assignment label) and k (relative label) come from the
-   fit part only.
+   fit part only. With `choose_on="captures"` the champion is chosen instead on **held-out training
+   groups**: each training group is predicted by the same protocol fitted on the other training groups
+   (the test group is never read), and the ML pick must beat the best baseline on those pooled
+   out-of-group predictions (`held_out_choice`); calibration stays on the tails.
 4. Per fold and pooled over folds: PR-AUC beside the positive rate for the champion, HAR and
    persistence (and the ML models), precision at an alert budget (the top `budget` of each fold's
    seconds), and the PR-AUC lift of the champion over HAR and over persistence with a circular block
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +42,23 @@ from glue.config import Settings
 from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import labels
-from glue.modeling.evaluation import average_precision, block_bootstrap
-from glue.modeling.fitting import choose_model, fit_models
+from glue.modeling.evaluation import average_precision, block_bootstrap, short_block_s
+from glue.modeling.fitting import choose_model, fit_models, pick_baseline, pick_ml
 from glue.modeling.forecast import LabelSpec
 from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
-from glue.modeling.results import CARD_BEGIN, CARD_END, FORECAST, HAR, HGB, LOGREG, ML_MODELS, PERSISTENCE
+from glue.modeling.results import (
+    CARD_BEGIN,
+    CARD_END,
+    FORECAST,
+    HAR,
+    HGB,
+    LOGREG,
+    ML_MODELS,
+    PERSISTENCE,
+    VAL_LIFT_SAMPLES,
+    ModelResult,
+    val_lift_level,
+)
 from glue.modeling.splits import TEST, TRAIN, VAL
 from glue.modeling.tau import apply_label, fit_tau
 
@@ -51,6 +68,8 @@ LONG_CAPTURE_S = 7200
 LONG_BLOCKS = 3
 SESSION_GAP_S = 60
 VAL_FRAC = 0.25
+TAIL, CAPTURES = "tail", "captures"
+CHOOSE_ON = (TAIL, CAPTURES)  # where the champion is chosen: the validation tails, or held-out training groups
 SHOWN = ("chosen", HAR, PERSISTENCE, LOGREG, HGB, FORECAST)
 RATIO = labels.RATIO  # bookkeeping column: never a feature (data.LABEL_COLUMNS)
 
@@ -62,6 +81,7 @@ class Fold:
     rows: int = 0
     positive_rate: float = float("nan")
     chosen: str = ""
+    choice: str = ""  # how the champion was chosen, when not on the validation tails
     pr_auc: dict[str, float] = field(default_factory=dict)
     precision_at_budget: dict[str, float] = field(default_factory=dict)
     lift: dict[str, dict[str, float]] = field(default_factory=dict)  # vs HAR / persistence
@@ -85,6 +105,7 @@ class EvalResult:
     budget: float
     level: float
     command: str
+    choose_on: str = TAIL
     report_path: str = ""
     markdown: str = ""
     run_ids: dict[str, str] = field(default_factory=dict)
@@ -212,56 +233,138 @@ def _score_fold(name: str, y: np.ndarray, scores: dict[str, np.ndarray], second_
 def _bootstrap(y, scores, second_at, settings, n_boot, level, ml: list[str] | tuple[str, ...] = ()):
     pairs = [(a, base) for a in ("chosen", *ml) for base in (HAR, PERSISTENCE)]
     sub = {k: scores[k] for k in ("chosen", HAR, PERSISTENCE, *ml)}
-    # a short capture holds a few 300 s blocks at most: use blocks of a tenth of it (at least 30 s), or
-    # the resamples would all be the capture itself and the interval would collapse to a point
-    n_sec = len(np.unique(second_at))
-    block = max(30, min(settings.model.bootstrap_block_s, n_sec // 10))
+    block = short_block_s(second_at, settings.model.bootstrap_block_s)  # a short capture: a tenth of it
     return block_bootstrap(y, sub, second_at, block, n_boot, settings.model.seed, pairs, level=level)
 
 
+def fit_fold(label: str, train_names: list[str], test: pd.DataFrame, all_groups: dict[str, pd.DataFrame],
+             settings: Settings, columns: list[str],
+             ref_s: int) -> tuple[dict[str, ModelResult], np.ndarray, np.ndarray]:
+    """Fit every model on `train_names` (tails validate) and score `test`: models, y_test, test seconds.
+
+    Raises DataError when the fold cannot be fitted or `test` has no row with this label."""
+    horizon = settings.features.horizon_s
+    fit, val = split_train_val([all_groups[g] for g in train_names], max(settings.model.embargo_s, horizon))
+    (fit_l, val_l, test_l), (y_fit, y_val, y_test), thr = _labels(label, fit, [val, test], settings, ref_s)
+    if len(test_l) == 0:
+        raise DataError("no labelled rows in the test capture", "")
+    data = pd.concat([fit_l, val_l, test_l], ignore_index=True)
+    part = np.array([TRAIN] * len(fit_l) + [VAL] * len(val_l) + [TEST] * len(test_l), dtype=object)
+    y = np.concatenate([y_fit, y_val, y_test])
+    spec = LabelSpec(label, {} if label == RELATIVE else thr, thr.get("k"), ref_s)
+    models = fit_models(data, part, y, columns, settings, {}, select=False, label_spec=spec)
+    return models, y_test, test_l["second_at"].to_numpy(dtype="datetime64[us]")
+
+
+def end_to_end(times: list[np.ndarray], gap_s: int) -> list[np.ndarray]:
+    """Each fold's seconds shifted so the folds lie end to end in time, `gap_s` apart.
+
+    No second is then shared between two folds (a product's rows of one second stay one bootstrap
+    unit); a block can still run on from one fold into the next, as it wraps from the last to the first.
+    """
+    out, offset = [], np.timedelta64(0, "s")
+    for t in times:
+        t0 = t - t.min() + offset
+        offset = t0.max() + np.timedelta64(gap_s, "s")
+        out.append(t0)
+    return out
+
+
+@contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Only errors from these loggers for the duration (the many inner fits would bury the fold's lines)."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def held_out_choice(label: str, train_names: list[str], all_groups: dict[str, pd.DataFrame], settings: Settings,
+                    columns: list[str], ref_s: int) -> tuple[str | None, str]:
+    """The champion chosen on held-out training groups, and a line saying how; None when it cannot be.
+
+    Each training group is scored by models fitted on the other training groups (the same protocol as
+    a fold; the fold's test group is never read). On the pooled out-of-group scores: the best baseline
+    and the best ML model by PR-AUC; the ML model is chosen only if its PR-AUC lift over that baseline
+    has its circular-block-bootstrap interval (the level adjusted for picking the best of the ML
+    models, as in `glue train`) above 0. The time-shift skill gate of `glue train` is not applied: an
+    interval above 0 on groups the models never saw is the stricter test. Needs at least two scored groups.
+    """
+    if len(train_names) < 2:  # nothing to fit when the only training group is held out
+        return None, f"{len(train_names)} training group(s): chosen on the validation tails"
+    ys: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    scores: dict[str, dict[int, np.ndarray]] = {}
+    for g in train_names:
+        try:
+            with _quiet("glue.train", "glue.modeling.inputs"):  # this function's return line says the outcome
+                models, y, t = fit_fold(label, [h for h in train_names if h != g], all_groups[g], all_groups,
+                                        settings, columns, ref_s)
+        except DataError as exc:
+            log.info("evaluate %s: held-out group %s not scored: %s", label, g, str(exc).split(" — ")[0])
+            continue
+        ys.append(y)
+        ts.append(t)
+        for name, r in models.items():
+            scores.setdefault(name, {})[len(ys) - 1] = r.p_test
+    if len(ys) < 2:
+        return None, f"{len(ys)} held-out training group(s) scored; chosen on the validation tails"
+    y = np.concatenate(ys)
+    # a model that some group could not fit is left out of the pick (its pooled scores would have holes)
+    pooled = {n: np.concatenate([by[i] for i in range(len(ys))]) for n, by in scores.items() if len(by) == len(ys)}
+    pr_auc = {n: average_precision(y, p) for n, p in pooled.items()}
+    log.info("evaluate %s: PR-AUC on %d held-out training groups (positive rate %.3f): %s", label, len(ys),
+             y.mean(), ", ".join(f"{n} {v:.3f}" for n, v in pr_auc.items()))
+    base = pick_baseline(pr_auc)
+    ml = pick_ml(pr_auc)
+    if ml is None or y.min() == y.max():
+        return base, f"{base} on {len(ys)} held-out training groups (no ML model to compare)"
+    t = np.concatenate(end_to_end(ts, 10 * settings.model.bootstrap_block_s))
+    n_ml = sum(n in ML_MODELS for n in pooled)
+    level = val_lift_level(n_ml)
+    b = block_bootstrap(y, {ml: pooled[ml], base: pooled[base]}, t, short_block_s(t, settings.model.bootstrap_block_s),
+                        VAL_LIFT_SAMPLES, settings.model.seed, [(ml, base)], level=level)[f"{ml}-{base}"]
+    chosen = ml if b["ci_low"] > 0 else base
+    return chosen, (f"{ml} vs {base} on {len(ys)} held-out training groups: {pr_auc[ml]:.3f} vs {pr_auc[base]:.3f}, "
+                    f"lift {b['estimate']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}] ({100 * level:.1f} %)")
+
+
 def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Settings, columns: list[str],
-                   budget: float, level: float, n_boot: int, ref_s: int) -> LabelEval:
+                   budget: float, level: float, n_boot: int, ref_s: int, choose_on: str = TAIL) -> LabelEval:
     """Every fold of one label, then the pooled figures over all folds' test rows."""
     folds: list[Fold] = []
     pooled_y: list[np.ndarray] = []
     pooled_t: list[np.ndarray] = []
     pooled: dict[str, list[np.ndarray]] = {k: [] for k in SHOWN}
-    offset = np.timedelta64(0, "s")
-    horizon = settings.features.horizon_s
     for name, test in all_groups.items():
         train_names = fold_training(name, all_groups)
-        fit, val = split_train_val([all_groups[g] for g in train_names], max(settings.model.embargo_s, horizon))
         try:
-            (fit_l, val_l, test_l), (y_fit, y_val, y_test), thr = _labels(label, fit, [val, test], settings, ref_s)
-            if len(test_l) == 0:
-                raise DataError("no labelled rows in the test capture", "")
             # a test capture with one class stays in: its per-fold PR-AUC is undefined (n/a), but its
             # seconds count in the pooled figures (a quiet capture where nothing fires is evidence too)
-            data = pd.concat([fit_l, val_l, test_l], ignore_index=True)
-            part = np.array([TRAIN] * len(fit_l) + [VAL] * len(val_l) + [TEST] * len(test_l), dtype=object)
-            y = np.concatenate([y_fit, y_val, y_test])
-            spec = LabelSpec(label, {} if label == RELATIVE else thr, thr.get("k"), ref_s)
-            models = fit_models(data, part, y, columns, settings, {}, select=False, label_spec=spec)
+            models, y_test, t = fit_fold(label, train_names, test, all_groups, settings, columns, ref_s)
         except DataError as exc:
             log.warning("evaluate %s: fold %s skipped: %s", label, name, exc)
             folds.append(Fold(name=name, test=name, skipped=str(exc).split(" — ")[0].split(" (use")[0]))
             continue
-        chosen = choose_model(models)
+        chosen, choice = choose_model(models), ""
+        if choose_on == CAPTURES:
+            held_out, choice = held_out_choice(label, train_names, all_groups, settings, columns, ref_s)
+            chosen = held_out or chosen
+            log.info("evaluate %s: %s: champion %s (%s)", label, name, chosen, choice)
         nan = np.full(len(y_test), np.nan)
         scores = {"chosen": models[chosen].p_test,
                   **{k: models[k].p_test if k in models else nan for k in (HAR, PERSISTENCE, *ML_MODELS)}}
-        t = test_l["second_at"].to_numpy(dtype="datetime64[us]")
         fold = _score_fold(name, y_test, scores, t, settings, budget, level, n_boot, chosen)
+        fold.choice = choice
         log.info("evaluate %s: %s: %d rows, positive rate %.3f, chosen %s, PR-AUC %s", label, name, fold.rows,
                  fold.positive_rate, chosen, ", ".join(f"{k} {v:.3f}" for k, v in fold.pr_auc.items()))
         folds.append(fold)
         pooled_y.append(y_test)
-        # folds are laid end to end in time, so no second is shared between two folds (a product's rows
-        # of one second stay one unit); a block can run on from one fold into the next, as it wraps
-        # from the last fold to the first
-        t0 = t - t.min() + offset
-        offset = t0.max() + np.timedelta64(10 * settings.model.bootstrap_block_s, "s")
-        pooled_t.append(t0)
+        pooled_t.append(t)
         for k in SHOWN:
             pooled[k].append(scores[k])
     if not pooled_y:
@@ -269,8 +372,8 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
     y = np.concatenate(pooled_y)
     scores = {k: np.concatenate(v) for k, v in pooled.items()}
     # per-fold alert budgets pooled: the top share of each fold is what an operator sees
-    pooled_fold = _score_fold("pooled", y, scores, np.concatenate(pooled_t), settings, budget, level, n_boot,
-                              "per fold")
+    t_pooled = np.concatenate(end_to_end(pooled_t, 10 * settings.model.bootstrap_block_s))
+    pooled_fold = _score_fold("pooled", y, scores, t_pooled, settings, budget, level, n_boot, "per fold")
     for k in SHOWN:
         hits = sum(f.precision_at_budget[k] * max(1, int(np.ceil(budget * f.rows))) for f in folds if not f.skipped)
         alerts = sum(max(1, int(np.ceil(budget * f.rows))) for f in folds if not f.skipped)
@@ -329,6 +432,7 @@ def verdict_lines(ev: LabelEval, level: float) -> list[str]:
     ml = sum(c in ML_MODELS for c in chosen)
     out.append(f"  Champion per fold: {ml} of {len(chosen)} folds chose an ML model "
                f"({', '.join(f'{f.name}: {f.chosen}' for f in ev.folds if not f.skipped)}).")
+    out += [f"  {f.name}: {f.choice}." for f in ev.folds if f.choice]
     return out
 
 
@@ -338,7 +442,11 @@ def report_markdown(result: EvalResult, ref_s: int) -> str:
              "Leave-one-capture-out over the shared Coinbase captures; the long capture is cut into "
              f"{LONG_BLOCKS} blocks of whole sessions, each tested after training on the other captures and "
              "its earlier blocks. Validation (the last quarter of each training group) calibrates every "
-             "model and picks the champion; tau and k come from the fit part only. "
+             + ("model and picks the champion; " if result.choose_on == TAIL else
+                "model; the champion is picked on held-out training groups (each scored by the models fitted "
+                "on the other training groups; the ML pick must beat the best baseline there, its lift's "
+                "interval adjusted for the pick above 0); ")
+             + "tau and k come from the fit part only. "
              f"Alert budget: the top {100 * result.budget:g} % of each fold's seconds. Lift = PR-AUC of "
              f"the fold's champion minus the baseline's, {100 * result.level:g} % circular block bootstrap "
              "interval (300 s blocks; a tenth of the fold, at least 30 s, when shorter).", "",
@@ -381,7 +489,7 @@ def _log_mlflow(settings: Settings, result: EvalResult) -> None:
             mlflow.set_tags({"kind": "evaluate", "label": label, "git_revision": git_revision(),
                              "command": result.command})
             mlflow.log_params({"budget": result.budget, "level": result.level, "long_blocks": LONG_BLOCKS,
-                               "captures": ",".join(result.captures)})
+                               "captures": ",".join(result.captures), "choose_on": result.choose_on})
             metrics: dict[str, float] = {}
             for f in [*ev.folds, ev.pooled]:
                 if f.skipped:
@@ -409,8 +517,10 @@ def _log_mlflow(settings: Settings, result: EvalResult) -> None:
 def evaluate(settings: Settings, captures: str | Path, *, labels: tuple[str, ...] = LABELS,
              budget: float = 0.05, level: float = 0.90, n_boot: int = 300, ref_s: int = REF_S,
              report: str | Path | None = None, model_card: str | Path | None = None, log_mlflow: bool = True,
-             command: str = "") -> EvalResult:
+             command: str = "", choose_on: str = TAIL) -> EvalResult:
     """Run the cross-capture evaluation (module docstring) and write its outputs."""
+    if choose_on not in CHOOSE_ON:
+        raise DataError(f"unknown champion choice {choose_on!r}", f"use {' or '.join(CHOOSE_ON)}")
     root = Path(captures)
     dirs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not dirs:
@@ -431,9 +541,10 @@ def evaluate(settings: Settings, captures: str | Path, *, labels: tuple[str, ...
     all_groups = groups(frames)
     result = EvalResult(captures={k: int(v["sigma_future_bps"].notna().sum()) for k, v in frames.items()},
                         labels={}, budget=budget, level=level,
-                        command=command or f"glue evaluate --captures {captures}")
+                        command=command or f"glue evaluate --captures {captures}", choose_on=choose_on)
     for label in labels:
-        result.labels[label] = evaluate_label(label, all_groups, settings, columns, budget, level, n_boot, ref_s)
+        result.labels[label] = evaluate_label(label, all_groups, settings, columns, budget, level, n_boot, ref_s,
+                                              choose_on)
     result.markdown = report_markdown(result, ref_s)
     if report:
         from glue.pdfdoc import markdown_to_pdf

@@ -108,6 +108,13 @@ def block_bootstrap(y: np.ndarray, scores: dict[str, np.ndarray], second_at: np.
     return out
 
 
+def short_block_s(second_at: np.ndarray, block_s: int) -> int:
+    """The bootstrap block for a stretch of seconds: `block_s`, or a tenth of a short stretch (at least
+    30 s); with a block as long as the stretch every resample would be the stretch itself and the
+    interval would collapse to a point."""
+    return max(30, min(block_s, len(np.unique(second_at)) // 10))
+
+
 def circular_blocks(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
     """One circular-block resample of the indices 0..n-1: ceil(n / block) runs of `block` consecutive
     indices from uniform starts, wrapping past n - 1 to 0, cut to n indices."""

@@ -19,7 +19,14 @@ from glue.config import Settings
 from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import estimators as est
-from glue.modeling.evaluation import average_precision, block_bootstrap, choose_threshold, metrics, skill_p_value
+from glue.modeling.evaluation import (
+    average_precision,
+    block_bootstrap,
+    choose_threshold,
+    metrics,
+    short_block_s,
+    skill_p_value,
+)
 from glue.modeling.forecast import FORECAST_GROUPS, LabelSpec, VolatilityForecast
 from glue.modeling.labels import RATIO, RELATIVE, apply_k, apply_threshold, fit_threshold, has_label, with_ratio
 from glue.modeling.results import (
@@ -284,8 +291,7 @@ def validation_lifts(results: dict[str, ModelResult], y_va: np.ndarray, val_t: n
     level is `val_lift_level` of the number of ML models: the pick is the best of them on these rows.
     """
     base = best_baseline(results)
-    n_sec = len(np.unique(val_t))
-    block = max(30, min(settings.model.bootstrap_block_s, n_sec // 10))
+    block = short_block_s(val_t, settings.model.bootstrap_block_s)
     ml = [name for name, r in results.items() if r.kind == "ml"]
     level = val_lift_level(len(ml))
     for name in ml:
@@ -325,18 +331,28 @@ def ranking_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 def best_baseline(models: dict[str, ModelResult]) -> str:
     """The registrable baseline (persistence or HAR) with the higher validation PR-AUC."""
-    names = [n for n in REGISTRABLE_BASELINES if n in models]
-    return max(names, key=lambda n: (np.nan_to_num(models[n].val["pr_auc"], nan=-1.0), n == PERSISTENCE))
+    return pick_baseline({n: r.val["pr_auc"] for n, r in models.items()})
 
 
 def best_ml(models: dict[str, ModelResult]) -> str | None:
     """The ML model with the best validation PR-AUC (HGB only when it leads by HGB_MARGIN); None without."""
-    names = [n for n in ML_MODELS if n in models]
+    return pick_ml({n: r.val["pr_auc"] for n, r in models.items()})
+
+
+def pick_baseline(pr_auc: dict[str, float]) -> str:
+    """The registrable baseline with the higher PR-AUC in `pr_auc` (persistence on a tie)."""
+    names = [n for n in REGISTRABLE_BASELINES if n in pr_auc]
+    return max(names, key=lambda n: (np.nan_to_num(pr_auc[n], nan=-1.0), n == PERSISTENCE))
+
+
+def pick_ml(pr_auc: dict[str, float]) -> str | None:
+    """The ML model with the best PR-AUC in `pr_auc` (HGB only when it leads by HGB_MARGIN); None without."""
+    names = [n for n in ML_MODELS if n in pr_auc]
     if not names:
         return None
 
     def score(n: str) -> float:
-        return float(np.nan_to_num(models[n].val["pr_auc"], nan=-1.0)) - (HGB_MARGIN if n == HGB else 0.0)
+        return float(np.nan_to_num(pr_auc[n], nan=-1.0)) - (HGB_MARGIN if n == HGB else 0.0)
 
     return max(names, key=lambda n: (score(n), -names.index(n)))
 

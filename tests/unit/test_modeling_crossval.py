@@ -72,3 +72,56 @@ def test_every_ml_model_gets_its_own_lift_whether_chosen_or_not():
     assert fold.ml_lift["forecast"]["baseline_har"]["ci_low"] > 0
     lines = "\n".join(verdict_lines(LabelEval("assignment", [], fold), 0.9))
     assert "forecast on its own (chosen or not): PR-AUC 1.000; lift over baseline_har +" in lines
+
+
+def _fake_fit_fold(calls: list, good: str | None, fail: tuple[str, ...] = ()):
+    """A stand-in for `cv.fit_fold` (the real one is run by tests/integration/test_evaluate_cli.py): it
+    records what each held-out fit trains on and scores the held-out group; `good` ranks the labels."""
+    from glue.modeling.results import ModelResult
+
+    def fit_fold(label, train_names, test, all_groups, settings, columns, ref_s):
+        calls.append((tuple(train_names), next(g for g, df in all_groups.items() if df is test)))
+        if calls[-1][1] in fail:
+            raise cv.DataError("the val split has only one class", "use more data")
+        rng = np.random.default_rng(len(calls))
+        y = (rng.random(len(test)) < 0.2).astype(int)
+        models = {}
+        for name, kind in (("baseline_har", "baseline"), ("baseline_persistence", "baseline"), ("logreg", "ml"),
+                           ("forecast", "ml")):
+            p = y + rng.random(len(y)) if name == good else rng.random(len(y))
+            models[name] = ModelResult(name, kind, None, {}, p, p)
+        return models, y, test["second_at"].to_numpy(dtype="datetime64[us]")
+
+    return fit_fold
+
+
+def test_the_held_out_choice_scores_each_training_group_from_the_others_and_never_reads_the_test(monkeypatch):
+    from glue.config import Settings
+
+    all_groups = {name: _capture(day, 1200) for name, day in
+                  (("a", "2026-01-01"), ("b", "2026-01-02"), ("c", "2026-01-03"), ("test", "2026-01-04"))}
+    train = cv.fold_training("test", all_groups)
+    calls: list = []
+    monkeypatch.setattr(cv, "fit_fold", _fake_fit_fold(calls, good="forecast"))
+    chosen, how = cv.held_out_choice("assignment", train, all_groups, Settings(), [], 600)
+    assert calls == [(("b", "c"), "a"), (("a", "c"), "b"), (("a", "b"), "c")]  # "test" never read
+    assert chosen == "forecast" and how.startswith("forecast vs baseline_") and "on 3 held-out training groups" in how
+    assert "(95.0 %)" in how  # the interval's level is adjusted for picking the best of two ML models
+
+
+def test_the_held_out_choice_keeps_the_baseline_without_a_clear_lift_and_falls_back_with_one_group(monkeypatch):
+    from glue.config import Settings
+
+    all_groups = {name: _capture(day, 1200) for name, day in
+                  (("a", "2026-01-01"), ("b", "2026-01-02"), ("test", "2026-01-03"))}
+    monkeypatch.setattr(cv, "fit_fold", _fake_fit_fold([], good="baseline_har"))
+    chosen, how = cv.held_out_choice("assignment", ["a", "b"], all_groups, Settings(), [], 600)
+    assert chosen == "baseline_har", how  # the ML pick is noise: its lift interval does not clear 0
+    monkeypatch.setattr(cv, "fit_fold", _fake_fit_fold([], good=None))
+    chosen, how = cv.held_out_choice("assignment", ["a", "b"], all_groups, Settings(), [], 600)
+    assert chosen in ("baseline_har", "baseline_persistence"), how  # all noise: never an ML model by luck
+    chosen, how = cv.held_out_choice("assignment", ["a"], all_groups, Settings(), [], 600)
+    assert chosen is None and how == "1 training group(s): chosen on the validation tails"
+    monkeypatch.setattr(cv, "fit_fold", _fake_fit_fold([], good="forecast", fail=("b",)))
+    chosen, how = cv.held_out_choice("assignment", ["a", "b"], all_groups, Settings(), [], 600)
+    assert chosen is None and how == "1 held-out training group(s) scored; chosen on the validation tails"
