@@ -43,7 +43,7 @@ from glue.errors import DataError
 from glue.modeling import data as mdata
 from glue.modeling import labels
 from glue.modeling.evaluation import average_precision, block_bootstrap, short_block_s
-from glue.modeling.fitting import choose_model, fit_models, pick_baseline, pick_ml
+from glue.modeling.fitting import choose_model, clears_zero, fit_models, lift_interval, pick_baseline, pick_ml
 from glue.modeling.forecast import LabelSpec
 from glue.modeling.labels import ASSIGNMENT, LABELS, REF_S, RELATIVE, apply_k, fit_k, relative_ratio
 from glue.modeling.results import (
@@ -55,9 +55,7 @@ from glue.modeling.results import (
     LOGREG,
     ML_MODELS,
     PERSISTENCE,
-    VAL_LIFT_SAMPLES,
     ModelResult,
-    val_lift_level,
 )
 from glue.modeling.splits import TEST, TRAIN, VAL
 from glue.modeling.tau import apply_label, fit_tau
@@ -256,8 +254,8 @@ def fit_fold(label: str, train_names: list[str], test: pd.DataFrame, all_groups:
     return models, y_test, test_l["second_at"].to_numpy(dtype="datetime64[us]")
 
 
-def end_to_end(times: list[np.ndarray], gap_s: int) -> list[np.ndarray]:
-    """Each fold's seconds shifted so the folds lie end to end in time, `gap_s` apart.
+def end_to_end(times: list[np.ndarray], block_s: int) -> np.ndarray:
+    """All folds' seconds, each fold shifted so the folds lie end to end in time, ten blocks apart.
 
     No second is then shared between two folds (a product's rows of one second stay one bootstrap
     unit); a block can still run on from one fold into the next, as it wraps from the last to the first.
@@ -265,9 +263,9 @@ def end_to_end(times: list[np.ndarray], gap_s: int) -> list[np.ndarray]:
     out, offset = [], np.timedelta64(0, "s")
     for t in times:
         t0 = t - t.min() + offset
-        offset = t0.max() + np.timedelta64(gap_s, "s")
+        offset = t0.max() + np.timedelta64(10 * block_s, "s")
         out.append(t0)
-    return out
+    return np.concatenate(out)
 
 
 @contextmanager
@@ -298,7 +296,7 @@ def held_out_choice(label: str, train_names: list[str], all_groups: dict[str, pd
         return None, f"{len(train_names)} training group(s): chosen on the validation tails"
     ys: list[np.ndarray] = []
     ts: list[np.ndarray] = []
-    scores: dict[str, dict[int, np.ndarray]] = {}
+    scored: list[dict[str, np.ndarray]] = []  # per held-out group: model -> its scores
     for g in train_names:
         try:
             with _quiet("glue.train", "glue.modeling.inputs"):  # this function's return line says the outcome
@@ -309,13 +307,12 @@ def held_out_choice(label: str, train_names: list[str], all_groups: dict[str, pd
             continue
         ys.append(y)
         ts.append(t)
-        for name, r in models.items():
-            scores.setdefault(name, {})[len(ys) - 1] = r.p_test
+        scored.append({name: r.p_test for name, r in models.items()})
     if len(ys) < 2:
         return None, f"{len(ys)} held-out training group(s) scored; chosen on the validation tails"
     y = np.concatenate(ys)
     # a model that some group could not fit is left out of the pick (its pooled scores would have holes)
-    pooled = {n: np.concatenate([by[i] for i in range(len(ys))]) for n, by in scores.items() if len(by) == len(ys)}
+    pooled = {n: np.concatenate([g[n] for g in scored]) for n in scored[0] if all(n in g for g in scored)}
     pr_auc = {n: average_precision(y, p) for n, p in pooled.items()}
     log.info("evaluate %s: PR-AUC on %d held-out training groups (positive rate %.3f): %s", label, len(ys),
              y.mean(), ", ".join(f"{n} {v:.3f}" for n, v in pr_auc.items()))
@@ -323,14 +320,11 @@ def held_out_choice(label: str, train_names: list[str], all_groups: dict[str, pd
     ml = pick_ml(pr_auc)
     if ml is None or y.min() == y.max():
         return base, f"{base} on {len(ys)} held-out training groups (no ML model to compare)"
-    t = np.concatenate(end_to_end(ts, 10 * settings.model.bootstrap_block_s))
-    n_ml = sum(n in ML_MODELS for n in pooled)
-    level = val_lift_level(n_ml)
-    b = block_bootstrap(y, {ml: pooled[ml], base: pooled[base]}, t, short_block_s(t, settings.model.bootstrap_block_s),
-                        VAL_LIFT_SAMPLES, settings.model.seed, [(ml, base)], level=level)[f"{ml}-{base}"]
-    chosen = ml if b["ci_low"] > 0 else base
+    t = end_to_end(ts, settings.model.bootstrap_block_s)
+    b = lift_interval(y, pooled[ml], pooled[base], t, settings, sum(n in ML_MODELS for n in pooled))
+    chosen = ml if clears_zero(b) else base
     return chosen, (f"{ml} vs {base} on {len(ys)} held-out training groups: {pr_auc[ml]:.3f} vs {pr_auc[base]:.3f}, "
-                    f"lift {b['estimate']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}] ({100 * level:.1f} %)")
+                    f"lift {b['estimate']:+.3f} [{b['ci_low']:+.3f}, {b['ci_high']:+.3f}] ({100 * b['level']:.1f} %)")
 
 
 def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Settings, columns: list[str],
@@ -372,7 +366,7 @@ def evaluate_label(label: str, all_groups: dict[str, pd.DataFrame], settings: Se
     y = np.concatenate(pooled_y)
     scores = {k: np.concatenate(v) for k, v in pooled.items()}
     # per-fold alert budgets pooled: the top share of each fold is what an operator sees
-    t_pooled = np.concatenate(end_to_end(pooled_t, 10 * settings.model.bootstrap_block_s))
+    t_pooled = end_to_end(pooled_t, settings.model.bootstrap_block_s)
     pooled_fold = _score_fold("pooled", y, scores, t_pooled, settings, budget, level, n_boot, "per fold")
     for k in SHOWN:
         hits = sum(f.precision_at_budget[k] * max(1, int(np.ceil(budget * f.rows))) for f in folds if not f.skipped)

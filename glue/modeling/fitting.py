@@ -291,14 +291,28 @@ def validation_lifts(results: dict[str, ModelResult], y_va: np.ndarray, val_t: n
     level is `val_lift_level` of the number of ML models: the pick is the best of them on these rows.
     """
     base = best_baseline(results)
-    block = short_block_s(val_t, settings.model.bootstrap_block_s)
     ml = [name for name, r in results.items() if r.kind == "ml"]
-    level = val_lift_level(len(ml))
     for name in ml:
         r = results[name]
-        boot = block_bootstrap(y_va, {name: r.p_val, base: results[base].p_val}, val_t, block, VAL_LIFT_SAMPLES,
-                               settings.model.seed, [(name, base)], level=level)
-        r.val_lift = {"baseline": base, "level": level, **boot[f"{name}-{base}"]}
+        r.val_lift = {"baseline": base,
+                      **lift_interval(y_va, r.p_val, results[base].p_val, val_t, settings, len(ml))}
+
+
+def lift_interval(y: np.ndarray, p: np.ndarray, p_base: np.ndarray, second_at: np.ndarray, settings: Settings,
+                  n_candidates: int) -> dict[str, float]:
+    """The champion gate's evidence: PR-AUC(p) - PR-AUC(p_base) with its circular-block-bootstrap interval
+    at `val_lift_level(n_candidates)` ({"level", "estimate", "ci_low", "ci_high", ...}), from
+    VAL_LIFT_SAMPLES resamples of blocks of `short_block_s` seconds."""
+    level = val_lift_level(n_candidates)
+    block = short_block_s(second_at, settings.model.bootstrap_block_s)
+    boot = block_bootstrap(y, {"a": p, "b": p_base}, second_at, block, VAL_LIFT_SAMPLES, settings.model.seed,
+                           [("a", "b")], level=level)
+    return {"level": level, **boot["a-b"]}
+
+
+def clears_zero(lift: dict[str, float]) -> bool:
+    """The lift's whole interval lies above 0 (the only evidence that makes an ML model champion)."""
+    return bool(lift) and float(lift.get("ci_low", np.nan)) > 0
 
 
 def apply_skill_gate(results: dict[str, ModelResult], y_va: np.ndarray, seed: int) -> None:
@@ -359,7 +373,7 @@ def pick_ml(pr_auc: dict[str, float]) -> str | None:
 
 def beats_baseline(r: ModelResult) -> bool:
     """The ML model's validation lift over the best baseline has its whole interval above 0."""
-    return bool(r.val_lift) and float(r.val_lift.get("ci_low", np.nan)) > 0
+    return clears_zero(r.val_lift)
 
 
 def choose_model(models: dict[str, ModelResult]) -> str:
